@@ -1,1 +1,28 @@
-export const X = 1;
+/** Where uploads land; only this prefix starts executions, so outputs never re-trigger the flow. */
+export const INCOMING_PREFIX = 'incoming/';
+/** Per-dataset configuration: `<dataset>.json` (Table Schema) and `<dataset>.variants.json`. */
+export const SCHEMAS_PREFIX = 'schemas/';
+export const VARIANTS_PREFIX = 'variants/';
+export const VALIDATED_PREFIX = 'validated/';
+export const QUARANTINE_PREFIX = 'quarantine/';
+export const AGGREGATES_PREFIX = 'aggregates/';
+
+/** Env var names the function registry sets alongside the matching grant. */
+export const ENV = {
+  bucket: 'BUCKET_NAME',
+  table: 'TABLE_NAME',
+  stream: 'STREAM_NAME',
+  stateMachine: 'STATE_MACHINE_ARN',
+} as const;
+
+/** The run ledger's key schema and index, shared by CDK, the local runtime and the code. */
+export const LEDGER = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** "Failed files of dataset X since T": partition `dataset`, sort `statusAt` = `STATUS#iso-time`. */
+  statusIndex: 'byDatasetStatus',
+  statusIndexPartitionKey: 'dataset',
+  statusIndexSortKey: 'statusAt',
+} as const;
+
+export const SERVICE_NAME = 'sluice';
