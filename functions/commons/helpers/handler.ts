@@ -1,0 +1,66 @@
+import type { Context } from 'aws-lambda';
+import { TransientError } from '#commons/errors.ts';
+import type { FileRef } from '#commons/types.ts';
+import { logger } from './logger.ts';
+
+/** State input of every task that works on one file. */
+export interface FileTaskInput {
+  readonly file: FileRef;
+  readonly executionId: string;
+}
+
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'SlowDown',
+  'RequestTimeout',
+  'TimeoutError',
+]);
+
+/**
+ * SDK faults that a retry may cure become `TransientError`, the one name the ASL retries on, so
+ * the state machine needs no list of every service's throttling codes.
+ */
+export function classifyError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof TransientError) return error;
+  const meta = error as Error & {
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+    code?: string;
+  };
+  const status = meta.$metadata?.httpStatusCode ?? 0;
+  const network = meta.code === 'ECONNRESET' || meta.code === 'ECONNREFUSED';
+  if (meta.$retryable || status >= 500 || THROTTLING.has(error.name) || network) {
+    return new TransientError(`${error.name}: ${error.message}`, { cause: error });
+  }
+  return error;
+}
+
+/**
+ * Wraps a file task: every log line carries the execution id, object key and dataset, and SDK
+ * faults are classified for the ASL's Retry.
+ */
+export function fileTask<I extends FileTaskInput, O>(
+  task: (input: I, context: Context) => Promise<O>,
+): (input: I, context: Context) => Promise<O> {
+  return async (input, context) => {
+    logger.addContext(context);
+    logger.appendKeys({
+      executionId: input.executionId,
+      key: input.file.key,
+      dataset: input.file.dataset,
+    });
+    try {
+      return await task(input, context);
+    } catch (error) {
+      const classified = classifyError(error);
+      logger.error('task failed', classified as Error);
+      throw classified;
+    } finally {
+      logger.resetKeys();
+    }
+  };
+}

@@ -1,0 +1,69 @@
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { LedgerItem } from './outcome.ts';
+import { ledgerKey } from './outcome.ts';
+import type { FileRef } from './types.ts';
+
+/**
+ * The run ledger: one item per file version, plus one per skipped duplicate event. The client and
+ * table come through the constructor, so the CLI, tests and functions share this code.
+ */
+export class RunLedger {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Writes a final item; the execution that claimed the version owns it. */
+  async record(item: LedgerItem): Promise<void> {
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  /** Records an event that was skipped because its version already has an execution. */
+  async recordDuplicate(
+    file: FileRef,
+    eventId: string,
+    executionId: string,
+    now: Date,
+  ): Promise<void> {
+    const at = now.toISOString();
+    const item: LedgerItem = {
+      pk: ledgerKey(file),
+      sk: `${file.versionTag}#DUPLICATE#${eventId}`,
+      bucket: file.bucket,
+      key: file.key,
+      dataset: file.dataset,
+      kind: file.kind,
+      size: file.size,
+      status: 'SKIPPED_DUPLICATE',
+      statusAt: `SKIPPED_DUPLICATE#${at}`,
+      outputs: [],
+      summary: null,
+      error: null,
+      executionId,
+      receivedAt: file.receivedAt,
+      startedAt: at,
+      finishedAt: at,
+      durationMs: 0,
+    };
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+  }
+
+  /** Every item of one object (all versions and duplicates), oldest event first. */
+  async history(bucket: string, key: string): Promise<LedgerItem[]> {
+    const items: LedgerItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': ledgerKey({ bucket, key }) },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((page.Items ?? []) as LedgerItem[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+  }
+}
