@@ -1,0 +1,330 @@
+import sharp, { type Sharp, type ResizeOptions as SharpResizeOptions } from 'sharp';
+import { detectImageType, isExtensionMismatch, TYPE_SNIFF_BYTES } from './detect-type.ts';
+import {
+  CorruptImage,
+  ImageError,
+  ImageTimeout,
+  ImageTooLarge,
+  InvalidVariantConfig,
+  UnsupportedImageFormat,
+} from './errors.ts';
+import {
+  DEFAULT_IMAGE_CONFIG,
+  DEFAULT_QUALITY,
+  EXTENSION_BY_FORMAT,
+  type OutputFormat,
+  type VariantSpec,
+} from './variants.ts';
+
+// Every upload is a different image, so libvips' operation cache would only hold memory.
+sharp.cache(false);
+
+/** Limits and metadata handling for one call; an {@link ImageConfig} can be spread in directly. */
+export interface ResizeOptions {
+  /** Keep EXIF, XMP and the original ICC profile. @default false — stripped, pixels in sRGB */
+  readonly keepMetadata?: boolean;
+  /** Largest width × height accepted, judged from the header. @default 100 000 000 */
+  readonly maxPixels?: number;
+  /** Largest input accepted, in bytes. @default 64 MiB */
+  readonly maxBytes?: number;
+  /** Guard on the whole call, in milliseconds. @default 30 000 */
+  readonly timeoutMs?: number;
+  /** The extension the file was uploaded with (`jpg`, `.PNG`), compared with its real type. */
+  readonly declaredExtension?: string;
+}
+
+/** What the engine learnt about the upload itself. */
+export interface SourceSummary {
+  /** Width as displayed, after EXIF orientation. */
+  width: number;
+  /** Height as displayed, after EXIF orientation. */
+  height: number;
+  /** Decoder that read the file: `jpeg`, `png`, `webp`, `gif`, `tiff` or `heif` (AVIF). */
+  format: string;
+  /** EXIF orientation tag (1–8), or null when the file has none. */
+  orientation: number | null;
+  /** Type found in the magic bytes (see {@link detectImageType}). */
+  detectedType: string;
+  /** True when `declaredExtension` disagrees with `detectedType`. */
+  extensionMismatch: boolean;
+}
+
+/** One encoded variant. */
+export interface VariantOutput {
+  name: string;
+  format: OutputFormat;
+  /** Extension to store it under: `jpg`, `webp`, `avif` or `png`. */
+  extension: string;
+  width: number;
+  height: number;
+  bytes: number;
+  data: Buffer;
+}
+
+export interface ResizeResult {
+  source: SourceSummary;
+  variants: VariantOutput[];
+}
+
+// HEIC needs an HEVC decoder that sharp's prebuilt libvips leaves out for patent reasons; SVG and
+// PDF are documents that can reference other resources, which an ETL should not render blindly.
+const DECODABLE_TYPES = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif']);
+const SUPPORTED_LIST = 'JPEG, PNG, WebP, GIF, TIFF and AVIF';
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]?.trim() ?? message;
+}
+
+/** Turns libvips' messages into the named errors the pipeline quarantines on. */
+function toImageError(error: unknown): Error {
+  if (error instanceof ImageError) return error;
+  const message = firstLine(error);
+  if (/unsupported image format/i.test(message)) {
+    return new UnsupportedImageFormat(`The image format is not supported: ${message}`);
+  }
+  if (/pixel limit/i.test(message)) return new ImageTooLarge(`The image is too large: ${message}`);
+  if (/timeout/i.test(message))
+    return new ImageTimeout(`Processing the image timed out: ${message}`);
+  return new CorruptImage(`The image could not be decoded: ${message}`);
+}
+
+/**
+ * The fraction of the source that the largest variant needs. Decoding at that scale lets JPEG and
+ * WebP shrink on load (decode at 1/2, 1/4, 1/8), which is most of the speed.
+ */
+function decodeScale(width: number, height: number, variants: readonly VariantSpec[]): number {
+  const longEdge = Math.max(width, height);
+  const shortEdge = Math.min(width, height);
+  const needed = variants.map((variant) =>
+    variant.fit === 'cover' ? variant.size / shortEdge : variant.size / longEdge,
+  );
+  return Math.min(1, Math.max(...needed));
+}
+
+/**
+ * How to turn the decoded pixels into `variant`. Sizes come from the source's dimensions, not the
+ * decoded ones, so a variant has the same size whichever group (and decode scale) produced it.
+ */
+function resizeFor(
+  variant: VariantSpec,
+  source: { width: number; height: number },
+  decoded: { width: number; height: number },
+): SharpResizeOptions | null {
+  const longEdge = Math.max(source.width, source.height);
+  const shortEdge = Math.min(source.width, source.height);
+  switch (variant.fit ?? 'inside') {
+    case 'inside': {
+      if (variant.size >= longEdge) return null;
+      const scale = variant.size / longEdge;
+      const width = Math.max(1, Math.round(source.width * scale));
+      const height = Math.max(1, Math.round(source.height * scale));
+      return width === decoded.width && height === decoded.height
+        ? null
+        : { width, height, fit: 'fill' };
+    }
+    case 'cover': {
+      const side = Math.min(variant.size, shortEdge);
+      return { width: side, height: side, fit: 'cover', position: 'attention' };
+    }
+    case 'contain': {
+      const side = Math.min(variant.size, longEdge);
+      return {
+        width: side,
+        height: side,
+        fit: 'contain',
+        // JPEG has no alpha; white is what a viewer would show behind a transparent source anyway.
+        background: variant.format === 'jpeg' ? '#ffffff' : { r: 0, g: 0, b: 0, alpha: 0 },
+      };
+    }
+  }
+}
+
+function encode(pipeline: Sharp, variant: VariantSpec): Sharp {
+  const quality = variant.quality ?? DEFAULT_QUALITY[variant.format];
+  switch (variant.format) {
+    case 'jpeg':
+      return pipeline.flatten({ background: '#ffffff' }).jpeg({ quality });
+    case 'webp':
+      return pipeline.webp({ quality });
+    case 'avif':
+      // Effort 4 (the default) is several times slower for a few percent smaller files.
+      return pipeline.avif({ quality, effort: 2 });
+    case 'png':
+      return pipeline.png({ compressionLevel: 7 });
+  }
+}
+
+interface Decoded {
+  readonly base: Sharp;
+  readonly width: number;
+  readonly height: number;
+}
+
+async function render(
+  input: Buffer,
+  variants: readonly VariantSpec[],
+  options: Required<Omit<ResizeOptions, 'declaredExtension'>>,
+  detectedType: string,
+  declaredExtension: string | undefined,
+): Promise<ResizeResult> {
+  const timeout = { seconds: Math.max(1, Math.ceil(options.timeoutMs / 1000)) };
+  const metadata = await sharp(input, { limitInputPixels: false })
+    .metadata()
+    .catch((error) => {
+      throw toImageError(error);
+    });
+  const { width, height } = metadata.autoOrient;
+  // The header alone decides, so a small file declaring a huge canvas is never decoded.
+  if (width * height > options.maxPixels) {
+    throw new ImageTooLarge(
+      `The image declares ${width}×${height} = ${(width * height).toLocaleString('en')} pixels, ` +
+        `over the ${options.maxPixels.toLocaleString('en')} pixel limit.`,
+    );
+  }
+
+  const decoded = await decodeOnce(input, variants, width, height, options, timeout);
+  const outputs = await Promise.all(
+    variants.map(async (variant): Promise<VariantOutput> => {
+      let pipeline = decoded.base.clone().timeout(timeout);
+      const resize = resizeFor(variant, { width, height }, decoded);
+      if (resize) pipeline = pipeline.resize(resize);
+      if (options.keepMetadata) pipeline = pipeline.keepMetadata();
+      const { data, info } = await encode(pipeline, variant)
+        .toBuffer({ resolveWithObject: true })
+        .catch((error) => {
+          throw toImageError(error);
+        });
+      return {
+        name: variant.name,
+        format: variant.format,
+        extension: EXTENSION_BY_FORMAT[variant.format],
+        width: info.width,
+        height: info.height,
+        bytes: data.length,
+        data,
+      };
+    }),
+  );
+
+  return {
+    source: {
+      width,
+      height,
+      format: metadata.format,
+      orientation: metadata.orientation ?? null,
+      detectedType,
+      extensionMismatch: isExtensionMismatch(detectedType, declaredExtension),
+    },
+    variants: outputs,
+  };
+}
+
+/**
+ * Decodes the source once, upright and scaled to what the largest variant needs, into memory that
+ * every variant is then cloned from. Sharp's `clone()` of a file input would decode it again per
+ * variant; cloning from raw pixels does not. With `keepMetadata` the pixels travel as an
+ * uncompressed PNG instead, because raw pixels cannot carry EXIF, XMP or an ICC profile.
+ */
+async function decodeOnce(
+  input: Buffer,
+  variants: readonly VariantSpec[],
+  width: number,
+  height: number,
+  options: Required<Omit<ResizeOptions, 'declaredExtension'>>,
+  timeout: { seconds: number },
+): Promise<Decoded> {
+  const scale = decodeScale(width, height, variants);
+  let pipeline = sharp(input, {
+    autoOrient: true,
+    // 'error' rejects truncated and damaged data but tolerates the harmless warnings many cameras trigger.
+    failOn: 'error',
+    limitInputPixels: options.maxPixels,
+  }).timeout(timeout);
+  if (scale < 1) {
+    pipeline = pipeline.resize(
+      Math.max(1, Math.round(width * scale)),
+      Math.max(1, Math.round(height * scale)),
+      { fit: 'fill' },
+    );
+  }
+  // 16-bit and greyscale sources become 8-bit sRGB here, so every encoder sees the same layout.
+  pipeline = pipeline.toColourspace('srgb');
+  const { data, info } = await (options.keepMetadata
+    ? pipeline.keepMetadata().png({ compressionLevel: 0 })
+    : pipeline.raw({ depth: 'uchar' })
+  )
+    .toBuffer({ resolveWithObject: true })
+    .catch((error) => {
+      throw toImageError(error);
+    });
+  const base = options.keepMetadata
+    ? sharp(data)
+    : sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+  return { base, width: info.width, height: info.height };
+}
+
+/**
+ * Decodes `input` once and derives every variant from that decode. Orientation is applied, so
+ * every output is upright; metadata is stripped and colours converted to sRGB unless
+ * `keepMetadata` is set. The first frame of an animation is used.
+ *
+ * @throws CorruptImage for empty, truncated or damaged files.
+ * @throws UnsupportedImageFormat when the magic bytes are no image, or one the engine does not read.
+ * @throws ImageTooLarge over `maxBytes`, or when the header declares more than `maxPixels`.
+ * @throws ImageTimeout when the work outlasts `timeoutMs`.
+ */
+export async function resizeImage(
+  input: Buffer,
+  variants: readonly VariantSpec[],
+  options: ResizeOptions = {},
+): Promise<ResizeResult> {
+  const settings = {
+    keepMetadata: options.keepMetadata ?? DEFAULT_IMAGE_CONFIG.keepMetadata,
+    maxPixels: options.maxPixels ?? DEFAULT_IMAGE_CONFIG.maxPixels,
+    maxBytes: options.maxBytes ?? DEFAULT_IMAGE_CONFIG.maxBytes,
+    timeoutMs: options.timeoutMs ?? DEFAULT_IMAGE_CONFIG.timeoutMs,
+  };
+  if (variants.length === 0)
+    throw new InvalidVariantConfig('resizeImage needs at least one variant');
+  if (input.length === 0) throw new CorruptImage('The file is empty (0 bytes).');
+  if (input.length > settings.maxBytes) {
+    throw new ImageTooLarge(
+      `The file is ${formatBytes(input.length)}, over the ${formatBytes(settings.maxBytes)} limit.`,
+    );
+  }
+  const detectedType = detectImageType(input.subarray(0, TYPE_SNIFF_BYTES));
+  if (detectedType === undefined) {
+    throw new UnsupportedImageFormat(
+      `The file is not an image: its first bytes match no known image format (supported: ${SUPPORTED_LIST}).`,
+    );
+  }
+  if (!DECODABLE_TYPES.has(detectedType)) {
+    throw new UnsupportedImageFormat(
+      `${detectedType.toUpperCase()} images are not supported (supported: ${SUPPORTED_LIST}).`,
+    );
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new ImageTimeout(`Processing the image took longer than ${settings.timeoutMs} ms.`)),
+      settings.timeoutMs,
+    );
+  });
+  const work = render(input, variants, settings, detectedType, options.declaredExtension);
+  // libvips stops on its own timeout; until then a late failure must not surface as unhandled.
+  work.catch(() => {});
+  try {
+    return await Promise.race([work, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
