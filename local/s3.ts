@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import S3rver, { type S3rverEventRecord } from 's3rver';
+import { closeServer } from './endpoint.ts';
+
+/** The AWS account id the local stack reports. */
+export const LOCAL_ACCOUNT_ID = '000000000000';
+
+export type S3ObjectCreatedReason = 'PutObject' | 'CopyObject' | 'CompleteMultipartUpload';
+
+/** EventBridge's "Object Created" event from S3, exactly as AWS delivers it. */
+export interface S3ObjectCreatedEvent {
+  readonly version: '0';
+  readonly id: string;
+  readonly 'detail-type': 'Object Created';
+  readonly source: 'aws.s3';
+  readonly account: string;
+  /** ISO 8601 to the second, as EventBridge sends it: `2026-11-22T17:10:00Z`. */
+  readonly time: string;
+  readonly region: string;
+  /** `[arn:aws:s3:::<bucket>]` */
+  readonly resources: readonly string[];
+  readonly detail: {
+    readonly version: '0';
+    readonly bucket: { readonly name: string };
+    readonly object: {
+      /** URL-encoded as S3 encodes keys in notifications: see {@link encodeS3EventKey}. */
+      readonly key: string;
+      readonly size: number;
+      /** Without quotes. */
+      readonly etag: string;
+      readonly sequencer: string;
+      readonly 'version-id'?: string;
+    };
+    readonly 'request-id': string;
+    readonly requester: string;
+    readonly 'source-ip-address': string;
+    readonly reason: S3ObjectCreatedReason;
+  };
+}
+
+export interface LocalS3 {
+  readonly endpoint: string;
+  readonly bucket: string;
+  close(): Promise<void>;
+}
+
+/** Characters S3 leaves as they are in notification keys (Java form encoding, plus `/`). */
+const UNENCODED = /^[A-Za-z0-9.\-*_/]$/;
+
+/**
+ * Encodes an object key the way S3 does in event notifications: form encoding, so a space
+ * becomes `+`, `+` becomes `%2B`, other characters become UTF-8 percent-escapes, and `/` stays.
+ * `decodeURIComponent(encoded.replace(/\+/g, ' '))` gives the key back.
+ */
+export function encodeS3EventKey(key: string): string {
+  let encoded = '';
+  for (const char of key) {
+    if (char === ' ') {
+      encoded += '+';
+    } else if (UNENCODED.test(char)) {
+      encoded += char;
+    } else {
+      for (const byte of Buffer.from(char, 'utf8')) {
+        encoded += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+      }
+    }
+  }
+  return encoded;
+}
+
+/** s3rver's event names → EventBridge reasons. s3rver reports a multipart completion as Post. */
+const REASONS: Readonly<Record<string, S3ObjectCreatedReason>> = {
+  'ObjectCreated:Put': 'PutObject',
+  'ObjectCreated:Copy': 'CopyObject',
+  'ObjectCreated:Post': 'CompleteMultipartUpload',
+};
+
+const unquote = (etag: string): string => etag.replace(/"/g, '');
+
+/** EventBridge times have no milliseconds. */
+const eventTime = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z');
+
+/** A 16- or 18-hex-digit sequencer that grows with time, like S3's. */
+let lastSequencer = 0n;
+function nextSequencer(): string {
+  const now = BigInt(Date.now()) * 1000n;
+  lastSequencer = now > lastSequencer ? now : lastSequencer + 1n;
+  return lastSequencer.toString(16).toUpperCase().padStart(18, '0');
+}
+
+/**
+ * s3rver in-process on an ephemeral loopback port. Objects live under `directory`, so they
+ * survive a restart as long as the directory is kept. Creates `bucket` if missing, and turns
+ * every object creation (put, copy, multipart completion) into EventBridge's "Object Created"
+ * event.
+ */
+export async function startLocalS3(options: {
+  readonly directory: string;
+  readonly bucket: string;
+  readonly onObjectCreated: (event: S3ObjectCreatedEvent) => void;
+}): Promise<LocalS3> {
+  const { directory, bucket, onObjectCreated } = options;
+  await mkdir(directory, { recursive: true });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    vhostBuckets: false,
+    configureBuckets: [{ name: bucket }],
+  });
+
+  // S3 takes a URL-encoded copy source (`bucket/incoming%2Fa.csv`), but s3rver only runs
+  // decodeURI over it, which leaves `%2F` and friends encoded. Re-encode it so that decodeURI
+  // gives the key back.
+  server.middleware.unshift(async (ctx, next) => {
+    const source = ctx.headers['x-amz-copy-source'];
+    if (typeof source === 'string') {
+      const [path = '', ...query] = source.split('?');
+      try {
+        ctx.headers['x-amz-copy-source'] = [encodeURI(decodeURIComponent(path)), ...query].join(
+          '?',
+        );
+      } catch {
+        // Not valid percent-encoding: let s3rver answer as it does.
+      }
+    }
+    await next();
+  });
+
+  // s3rver's copy events carry no ETag; its store returns the copy's metadata just before the
+  // event fires, so keep it by destination.
+  const copiedEtags = new Map<string, string>();
+  const store = server.store;
+  const copyObject = store.copyObject.bind(store);
+  store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
+    const metadata = await copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata);
+    if (metadata.etag !== undefined) copiedEtags.set(`${destBucket}/${destKey}`, metadata.etag);
+    return metadata;
+  };
+
+  const deliver = (record: S3rverEventRecord, etag: string, size: number): void => {
+    const reason = REASONS[record.eventName];
+    if (reason === undefined) return;
+    const name = record.s3.bucket.name;
+    const event: S3ObjectCreatedEvent = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      account: LOCAL_ACCOUNT_ID,
+      time: eventTime(record.eventTime),
+      region: 'us-east-1',
+      resources: [`arn:aws:s3:::${name}`],
+      detail: {
+        version: '0',
+        bucket: { name },
+        object: {
+          key: encodeS3EventKey(record.s3.object.key),
+          size,
+          etag: unquote(etag),
+          sequencer: nextSequencer(),
+        },
+        'request-id': record.responseElements['x-amz-request-id'],
+        requester: LOCAL_ACCOUNT_ID,
+        'source-ip-address': record.requestParameters.sourceIPAddress.replace(/^::ffff:/, ''),
+        reason,
+      },
+    };
+    try {
+      onObjectCreated(event);
+    } catch (error) {
+      console.error('local S3: the onObjectCreated listener threw', error);
+    }
+  };
+
+  server.on('event', (s3rverEvent) => {
+    for (const record of s3rverEvent.Records) {
+      if (!record.eventName.startsWith('ObjectCreated:')) continue;
+      const { key, eTag, size } = record.s3.object;
+      const id = `${record.s3.bucket.name}/${key}`;
+      const copiedEtag = copiedEtags.get(id);
+      copiedEtags.delete(id);
+      const etag = eTag ?? copiedEtag;
+      if (etag !== undefined && size !== undefined) {
+        deliver(record, etag, size);
+        continue;
+      }
+      // Not seen through the store wrapper: read the stored metadata instead.
+      store.getMetadata(record.s3.bucket.name, key).then(
+        (metadata) =>
+          deliver(
+            record,
+            etag ?? metadata.etag ?? '',
+            size ?? Number(metadata['content-length'] ?? 0),
+          ),
+        (error: unknown) => console.error(`local S3: no metadata for the event of ${key}`, error),
+      );
+    }
+  });
+  server.on('error', () => {
+    // s3rver answers the client with the error already; keep it from crashing the process.
+  });
+
+  const address = await server.run();
+  const endpoint = `http://127.0.0.1:${address.port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint,
+    bucket,
+    close() {
+      closing ??= server.httpServer ? closeServer(server.httpServer) : Promise.resolve();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,214 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  encodeS3EventKey,
+  type LocalS3,
+  type S3ObjectCreatedEvent,
+  startLocalS3,
+} from '../../local/s3.ts';
+
+const md5 = (data: Uint8Array | string): string => createHash('md5').update(data).digest('hex');
+
+describe('encodeS3EventKey', () => {
+  it('encodes a key as S3 notifications do', () => {
+    // Prepare
+    const key = 'a b+c/é.csv';
+
+    // Act
+    const encoded = encodeS3EventKey(key);
+
+    // Assess
+    expect(encoded).toBe('a+b%2Bc/%C3%A9.csv');
+  });
+
+  it('round-trips through form decoding', () => {
+    // Prepare
+    const keys = ['a b+c/é.csv', 'incoming/x (1)/日本 語 ✓.png', "q?&=%#~!'*_-.", 'emoji 🐟+'];
+
+    // Act
+    const decoded = keys.map((key) =>
+      decodeURIComponent(encodeS3EventKey(key).replace(/\+/g, ' ')),
+    );
+
+    // Assess
+    expect(decoded).toEqual(keys);
+  });
+});
+
+describe('startLocalS3', () => {
+  const bucket = 'sluice-test';
+  const events: S3ObjectCreatedEvent[] = [];
+  let directory: string;
+  let s3: LocalS3;
+  let client: S3Client;
+
+  /** Resolves the events for `key` once there are `count` of them. */
+  async function eventsFor(key: string, count = 1): Promise<S3ObjectCreatedEvent[]> {
+    const encoded = encodeS3EventKey(key);
+    for (;;) {
+      const found = events.filter((event) => event.detail.object.key === encoded);
+      if (found.length >= count) return found;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'sluice-s3-'));
+    s3 = await startLocalS3({ directory, bucket, onObjectCreated: (event) => events.push(event) });
+    client = new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await s3.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('stores the exact bytes of a streamed PutObject body', async () => {
+    // Prepare
+    const chunks = [Buffer.from('id,name\n'), Buffer.alloc(200_000, 'x'), Buffer.from('\n1,é\n')];
+    const expected = Buffer.concat(chunks);
+
+    // Act
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: 'incoming/streamed.csv',
+        Body: Readable.from(chunks),
+        ContentLength: expected.byteLength,
+      }),
+    );
+    const got = await client.send(
+      new GetObjectCommand({ Bucket: bucket, Key: 'incoming/streamed.csv' }),
+    );
+
+    // Assess
+    const stored = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
+    expect(stored.equals(expected)).toBe(true);
+  });
+
+  it('reports a put as one EventBridge Object Created event with the key encoded', async () => {
+    // Prepare
+    const key = 'incoming/my data/a b+c é.csv';
+    const body = 'id\n1\n';
+
+    // Act
+    const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    const [event, ...others] = await eventsFor(key);
+
+    // Assess
+    expect(others).toEqual([]);
+    expect(put.ETag).toBe(`"${md5(body)}"`);
+    expect(event).toEqual({
+      version: '0',
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      account: expect.stringMatching(/^\d{12}$/),
+      time: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/),
+      region: 'us-east-1',
+      resources: [`arn:aws:s3:::${bucket}`],
+      detail: {
+        version: '0',
+        bucket: { name: bucket },
+        object: {
+          key: 'incoming/my+data/a+b%2Bc+%C3%A9.csv',
+          size: 5,
+          etag: md5(body),
+          sequencer: expect.stringMatching(/^[0-9A-F]+$/),
+        },
+        'request-id': expect.any(String),
+        requester: expect.any(String),
+        'source-ip-address': '127.0.0.1',
+        reason: 'PutObject',
+      },
+    });
+  });
+
+  it('reports a copy with its ETag', async () => {
+    // Prepare
+    const body = 'copied bytes\n';
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'incoming/src.csv', Body: body }),
+    );
+
+    // Act
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'quarantine/dst é.csv',
+        CopySource: `${bucket}/${encodeURIComponent('incoming/src.csv')}`,
+      }),
+    );
+    const [event] = await eventsFor('quarantine/dst é.csv');
+
+    // Assess
+    expect(event?.detail).toMatchObject({
+      reason: 'CopyObject',
+      object: { key: 'quarantine/dst+%C3%A9.csv', etag: md5(body), size: body.length },
+    });
+  });
+
+  it('reports a multipart upload completion as CompleteMultipartUpload', async () => {
+    // Prepare
+    const key = 'incoming/big file.bin';
+    const parts = [Buffer.alloc(5 * 1024 * 1024, 'a'), Buffer.from('tail')];
+    const { UploadId } = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+    );
+    const uploaded = [];
+    for (const [index, part] of parts.entries()) {
+      const { ETag } = await client.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          PartNumber: index + 1,
+          Body: part,
+        }),
+      );
+      uploaded.push({ ETag, PartNumber: index + 1 });
+    }
+
+    // Act
+    const completed = await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: uploaded },
+      }),
+    );
+    const [event] = await eventsFor(key);
+
+    // Assess
+    expect(event?.detail).toMatchObject({
+      reason: 'CompleteMultipartUpload',
+      object: {
+        key: 'incoming/big+file.bin',
+        size: parts[0]!.byteLength + parts[1]!.byteLength,
+        etag: completed.ETag?.replace(/"/g, ''),
+      },
+    });
+  });
+});
