@@ -291,7 +291,7 @@ export function startFirehoseDelivery(options: FirehoseDeliveryOptions): Firehos
 
   const pollMs = Math.max(10, Math.min(250, bufferIntervalMs));
   function schedule(): void {
-    if (!closed) timer = setTimeout(() => void tick(), pollMs);
+    if (!closed) timer = setTimeout(() => void tick(), pollMs).unref();
   }
   schedule();
 
