@@ -1,0 +1,135 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { SERVICE_NAME } from '../functions/commons/constants.ts';
+import type { FunctionDefinition } from '../functions/registry.ts';
+
+/** The runtime every sluice function runs on: the newest Node.js LTS that aws-cdk-lib offers. */
+export const SLUICE_RUNTIME = Runtime.NODEJS_24_X;
+
+/** Repository root: registry entries and the lock file are relative to it. */
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+// esbuild's ESM output keeps CommonJS dependencies' `require` calls; Node's ESM loader has no
+// `require`, so the bundle recreates it.
+const ESM_REQUIRE_SHIM =
+  "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);";
+
+export interface SluiceFunctionProps {
+  /** The function's entry in `functions/registry.ts`. */
+  readonly definition: FunctionDefinition;
+
+  /**
+   * Directory that registry entries and `package-lock.json` are relative to.
+   * @default the repository root
+   */
+  readonly projectRoot?: string;
+
+  /**
+   * How long the function's log group keeps events.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+
+  /**
+   * Reserve the registry's `concurrency` for the function. Off by default because new accounts
+   * have a low concurrency quota, and CloudFormation rejects reservations that leave fewer than
+   * 10 unreserved executions.
+   * @default false - concurrency is bounded by the SQS event source and the ASL's MaxConcurrency
+   */
+  readonly reserveConcurrency?: boolean;
+}
+
+/**
+ * A registry function, bundled as ESM for arm64 on the newest Node.js LTS, with X-Ray tracing,
+ * source maps and a log group with a retention. Packages in `nodeModules` (native code such as
+ * sharp) stay out of the bundle and are installed for Lambda's linux-arm64-glibc platform.
+ */
+export class SluiceFunction extends Construct {
+  /** The deployed function. */
+  public readonly function: NodejsFunction;
+  /** The function's log group. */
+  public readonly logGroup: LogGroup;
+  /** The registry entry the function was built from. */
+  public readonly definition: FunctionDefinition;
+
+  constructor(scope: Construct, id: string, props: SluiceFunctionProps) {
+    super(scope, id);
+    const { definition } = props;
+    validateDefinition(definition);
+    this.definition = definition;
+    const projectRoot = props.projectRoot ?? PROJECT_ROOT;
+
+    this.logGroup = new LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      // The group only holds this function's logs, already bounded by retention.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const nodeModules = [...(definition.nodeModules ?? [])];
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: path.join(projectRoot, definition.entry),
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+      description: definition.description,
+      runtime: SLUICE_RUNTIME,
+      architecture: Architecture.ARM_64,
+      memorySize: definition.memorySize,
+      timeout: Duration.seconds(definition.timeoutSeconds),
+      reservedConcurrentExecutions: props.reserveConcurrency ? definition.concurrency : undefined,
+      tracing: Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_SHIM,
+        sourceMap: true,
+        minify: true,
+        // Bundle the SDK too, so the deployed code runs the versions the tests ran.
+        externalModules: [],
+        nodeModules: nodeModules.length > 0 ? nodeModules : undefined,
+        // `npm ci` picks optional platform packages (sharp's @img/sharp-linux-arm64) from these.
+        environment:
+          nodeModules.length > 0
+            ? { npm_config_os: 'linux', npm_config_cpu: 'arm64', npm_config_libc: 'glibc' }
+            : undefined,
+      },
+    });
+  }
+}
+
+function validateDefinition(definition: FunctionDefinition): void {
+  if (!/^[A-Z][A-Za-z0-9]*$/.test(definition.id)) {
+    throw new Error(`Function id must be PascalCase alphanumerics, got '${definition.id}'`);
+  }
+  if (!/\.(ts|js|mts|mjs)$/.test(definition.entry)) {
+    throw new Error(
+      `Function ${definition.id}: entry must be a .ts or .js file, got '${definition.entry}'`,
+    );
+  }
+  if (definition.memorySize < 128 || definition.memorySize > 10240) {
+    throw new Error(
+      `Function ${definition.id}: memorySize must be 128–10240 MB, got ${definition.memorySize}`,
+    );
+  }
+  if (definition.timeoutSeconds < 1 || definition.timeoutSeconds > 900) {
+    throw new Error(
+      `Function ${definition.id}: timeoutSeconds must be 1–900, got ${definition.timeoutSeconds}`,
+    );
+  }
+  if (!Number.isInteger(definition.concurrency) || definition.concurrency < 1) {
+    throw new Error(
+      `Function ${definition.id}: concurrency must be a positive integer, got ${definition.concurrency}`,
+    );
+  }
+}

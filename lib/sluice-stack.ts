@@ -1,0 +1,152 @@
+import * as path from 'node:path';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { AGGREGATES_PREFIX, INCOMING_PREFIX, LEDGER } from '../functions/commons/constants.ts';
+import { FUNCTIONS, type FunctionDefinition } from '../functions/registry.ts';
+import { AggregatesDelivery } from './aggregates-delivery.ts';
+import { AslStateMachine } from './asl-state-machine.ts';
+import { connectFunction } from './function-access.ts';
+import { PROJECT_ROOT, SluiceFunction } from './sluice-function.ts';
+import { UploadTrigger } from './upload-trigger.ts';
+
+/** Registry id of the function the upload queue feeds. */
+export const START_FUNCTION_ID = 'StartExecution';
+
+export interface SluiceStackProps extends StackProps {
+  /**
+   * The functions to deploy.
+   * @default FUNCTIONS from functions/registry.ts
+   */
+  readonly functions?: readonly FunctionDefinition[];
+
+  /**
+   * Directory that registry entries, the lock file and `statemachine/` are relative to.
+   * @default the repository root
+   */
+  readonly projectRoot?: string;
+
+  /**
+   * Reserve each function's registry `concurrency` (see SluiceFunctionProps.reserveConcurrency).
+   * @default false
+   */
+  readonly reserveConcurrency?: boolean;
+}
+
+/**
+ * sluice on AWS: uploads under `incoming/` start a ProcessFile execution through EventBridge, SQS
+ * and the start function; the state machine runs the registry's functions, records each file in
+ * the ledger table and publishes aggregates through Kinesis and Firehose back to the bucket.
+ */
+export class SluiceStack extends Stack {
+  /** Uploads, outputs, quarantine and delivered aggregates. */
+  public readonly bucket: Bucket;
+  /** The run ledger. */
+  public readonly table: TableV2;
+  /** Every registry function, by id. */
+  public readonly functions: Readonly<Record<string, SluiceFunction>>;
+  /** ProcessFile, loaded from statemachine/process-file.asl.json. */
+  public readonly processFile: AslStateMachine;
+  /** The Object Created rule, the upload queue and its dead-letter queue. */
+  public readonly uploads: UploadTrigger;
+  /** The aggregate stream and its Firehose delivery. */
+  public readonly aggregates: AggregatesDelivery;
+
+  constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
+    super(scope, id, props);
+    const projectRoot = props.projectRoot ?? PROJECT_ROOT;
+    const definitions = props.functions ?? FUNCTIONS;
+
+    this.bucket = new Bucket(this, 'Bucket', {
+      eventBridgeEnabled: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // Executions are named after the object version, so a re-upload is a new execution.
+      versioned: true,
+      lifecycleRules: [
+        {
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+
+    this.table = new TableV2(this, 'Ledger', {
+      partitionKey: { name: LEDGER.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: LEDGER.sortKey, type: AttributeType.STRING },
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      globalSecondaryIndexes: [
+        {
+          indexName: LEDGER.statusIndex,
+          partitionKey: { name: LEDGER.statusIndexPartitionKey, type: AttributeType.STRING },
+          sortKey: { name: LEDGER.statusIndexSortKey, type: AttributeType.STRING },
+        },
+      ],
+    });
+
+    this.aggregates = new AggregatesDelivery(this, 'Aggregates', {
+      bucket: this.bucket,
+      prefix: AGGREGATES_PREFIX,
+    });
+
+    const functions: Record<string, SluiceFunction> = {};
+    for (const definition of definitions) {
+      if (functions[definition.id]) {
+        throw new Error(`Function id '${definition.id}' appears twice in the registry`);
+      }
+      functions[definition.id] = new SluiceFunction(this, definition.id, {
+        definition,
+        projectRoot,
+        reserveConcurrency: props.reserveConcurrency,
+      });
+    }
+    this.functions = functions;
+
+    const start = functions[START_FUNCTION_ID];
+    if (start === undefined) {
+      throw new Error(
+        `The registry has no '${START_FUNCTION_ID}' function, got: ${Object.keys(functions).join(', ')}`,
+      );
+    }
+    const { [START_FUNCTION_ID]: _start, ...stepFunctions } = functions;
+    this.processFile = new AslStateMachine(this, 'ProcessFile', {
+      definitionFile: path.join(projectRoot, 'statemachine', 'process-file.asl.json'),
+      functions: Object.fromEntries(
+        Object.entries(stepFunctions).map(([fid, fn]): [string, IFunction] => [fid, fn.function]),
+      ),
+      table: this.table,
+    });
+
+    const resources = {
+      bucket: this.bucket,
+      table: this.table,
+      stream: this.aggregates.stream,
+      stateMachine: this.processFile.stateMachine,
+    };
+    for (const fn of Object.values(functions)) {
+      connectFunction(fn, resources);
+    }
+
+    this.uploads = new UploadTrigger(this, 'Uploads', {
+      bucket: this.bucket,
+      keyPrefix: INCOMING_PREFIX,
+      consumer: start.function,
+      consumerTimeout: Duration.seconds(start.definition.timeoutSeconds),
+      // The SQS event source caps the start function's concurrency without reserving any.
+      maxConcurrency: Math.max(2, start.definition.concurrency),
+    });
+
+    new CfnOutput(this, 'BucketName', {
+      value: this.bucket.bucketName,
+      description: 'Upload files under incoming/<dataset>/',
+    });
+    new CfnOutput(this, 'StateMachineArn', {
+      value: this.processFile.stateMachine.stateMachineArn,
+      description: 'ProcessFile',
+    });
+    new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Run ledger' });
+  }
+}

@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { PROJECT_ROOT } from '../../lib/sluice-function.ts';
+import { SluiceStack, type SluiceStackProps } from '../../lib/sluice-stack.ts';
+
+/** The ProcessFile definition as the repository holds it, placeholders and all. */
+export const ASL_FILE = path.join(PROJECT_ROOT, 'statemachine', 'process-file.asl.json');
+export const aslText = (): string => readFileSync(ASL_FILE, 'utf8');
+
+export interface SynthesizedStack {
+  readonly stack: SluiceStack;
+  readonly template: Template;
+  readonly assembly: CloudAssembly;
+}
+
+/** Synthesizes the stack once, with bundling skipped so a test costs seconds, not a build. */
+export function synthesizeStack(props: SluiceStackProps = {}): SynthesizedStack {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new SluiceStack(app, 'Sluice', props);
+  const template = Template.fromStack(stack);
+  return { stack, template, assembly: app.synth() };
+}
+
+/** The one resource of a type whose logical id starts with a construct path's prefix. */
+export function logicalIdOf(template: Template, type: string, prefix: string): string {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
+  if (ids.length !== 1) {
+    throw new Error(
+      `Expected one ${type} starting with '${prefix}', found ${ids.length}: ${ids.join(', ')}`,
+    );
+  }
+  return ids[0] as string;
+}
