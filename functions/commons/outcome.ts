@@ -4,7 +4,14 @@ import type { AggregateRecord, CaughtError, FileRef, FileStatus, RecordedError }
 /** What a group of the image Map returns. */
 export interface ImageGroupResult {
   readonly group: string;
-  readonly source: { readonly width: number; readonly height: number; readonly format: string };
+  readonly source: {
+    readonly width: number;
+    readonly height: number;
+    readonly format: string;
+    readonly orientation: number | null;
+    readonly detectedType: string;
+    readonly extensionMismatch: boolean;
+  };
   readonly variants: readonly {
     readonly key: string;
     readonly width: number;

@@ -1,0 +1,262 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { FunctionDefinition } from '../functions/registry.ts';
+
+const WORKER = new URL('./lambda-worker.js', import.meta.url);
+
+/** An error as Lambda reports it: `name` is the errorType that ASL Retry and Catch match. */
+export class LambdaInvokeError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+    readonly trace: readonly string[] = [],
+  ) {
+    super(message);
+  }
+
+  /** The Cause string Step Functions gets from a failed Lambda task. */
+  toCause(): string {
+    return JSON.stringify({ errorType: this.name, errorMessage: this.message, trace: this.trace });
+  }
+}
+
+interface Invocation {
+  readonly requestId: string;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface Environment {
+  readonly worker: Worker;
+  readonly ready: Promise<void>;
+  current?: Invocation;
+  discarded?: boolean;
+}
+
+export interface LambdaRuntimeOptions {
+  readonly functions: readonly FunctionDefinition[];
+  /** Env of every function beyond its registry env: endpoints, region, credentials. */
+  readonly baseEnv: Readonly<Record<string, string>>;
+  /** Env per function id, from the registry's access list. */
+  readonly envFor: (fn: FunctionDefinition) => Record<string, string>;
+  readonly functionName: (fn: FunctionDefinition) => string;
+  /** Each function's stdout and stderr go to `<logDir>/<id>.log`. */
+  readonly logDir: string;
+  readonly projectRoot: string;
+  readonly region: string;
+  readonly account: string;
+}
+
+/**
+ * The local Lambda service: each function gets warm execution environments (worker threads) up
+ * to its registry concurrency, a real context, its registry env and memory, and its timeout.
+ * A crash or timeout ends that environment only, as on Lambda, never the caller.
+ */
+export class LocalLambdaRuntime {
+  private readonly pools = new Map<string, { idle: Environment[]; busy: Set<Environment> }>();
+  private readonly waiting = new Map<string, (() => void)[]>();
+  private readonly logs = new Map<string, WriteStream>();
+  private readonly byId: Map<string, FunctionDefinition>;
+  private inFlightCount = 0;
+  private closed = false;
+
+  constructor(private readonly options: LambdaRuntimeOptions) {
+    this.byId = new Map(options.functions.map((fn) => [fn.id, fn]));
+    mkdirSync(options.logDir, { recursive: true });
+  }
+
+  /** Invocations under way or waiting for an environment. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  logFile(id: string): string {
+    return join(this.options.logDir, `${id}.log`);
+  }
+
+  /** Invokes a function synchronously (RequestResponse) and resolves to its result. */
+  async invoke(id: string, event: unknown): Promise<unknown> {
+    const fn = this.byId.get(id);
+    if (!fn) throw new LambdaInvokeError('ResourceNotFoundException', `No function ${id}`);
+    this.inFlightCount++;
+    try {
+      const environment = await this.acquire(fn);
+      try {
+        return await this.run(fn, environment, event);
+      } finally {
+        this.release(fn, environment);
+      }
+    } finally {
+      this.inFlightCount--;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const workers = [...this.pools.values()].flatMap((pool) => [...pool.idle, ...pool.busy]);
+    await Promise.all(workers.map((environment) => environment.worker.terminate()));
+    await Promise.all(
+      [...this.logs.values()].map((log) => new Promise<void>((done) => log.end(done))),
+    );
+  }
+
+  private pool(fn: FunctionDefinition) {
+    let pool = this.pools.get(fn.id);
+    if (!pool) {
+      pool = { idle: [], busy: new Set() };
+      this.pools.set(fn.id, pool);
+    }
+    return pool;
+  }
+
+  private async acquire(fn: FunctionDefinition): Promise<Environment> {
+    const pool = this.pool(fn);
+    for (;;) {
+      if (this.closed) throw new LambdaInvokeError('ServiceException', 'The local runtime stopped');
+      const idle = pool.idle.pop();
+      if (idle) {
+        pool.busy.add(idle);
+        return idle;
+      }
+      if (pool.busy.size < fn.concurrency) {
+        const environment = this.spawn(fn);
+        pool.busy.add(environment);
+        return environment;
+      }
+      await new Promise<void>((wake) => {
+        const queue = this.waiting.get(fn.id) ?? [];
+        queue.push(wake);
+        this.waiting.set(fn.id, queue);
+      });
+    }
+  }
+
+  private release(fn: FunctionDefinition, environment: Environment): void {
+    const pool = this.pool(fn);
+    pool.busy.delete(environment);
+    if (environment.current === undefined && !environment.discarded && !this.closed) {
+      pool.idle.push(environment);
+    }
+    this.waiting.get(fn.id)?.shift()?.();
+  }
+
+  private discard(fn: FunctionDefinition, environment: Environment): void {
+    if (environment.discarded) return;
+    environment.discarded = true;
+    const pool = this.pool(fn);
+    pool.busy.delete(environment);
+    pool.idle = pool.idle.filter((candidate) => candidate !== environment);
+    void environment.worker.terminate();
+  }
+
+  private log(fn: FunctionDefinition): WriteStream {
+    let log = this.logs.get(fn.id);
+    if (!log) {
+      log = createWriteStream(this.logFile(fn.id), { flags: 'a' });
+      this.logs.set(fn.id, log);
+    }
+    return log;
+  }
+
+  private spawn(fn: FunctionDefinition): Environment {
+    const { options } = this;
+    const functionName = options.functionName(fn);
+    const worker = new Worker(WORKER, {
+      workerData: {
+        entry: resolve(options.projectRoot, fn.entry),
+        functionName,
+        memorySize: fn.memorySize,
+        region: options.region,
+        account: options.account,
+        workerId: randomUUID(),
+      },
+      env: {
+        ...options.baseEnv,
+        ...options.envFor(fn),
+        AWS_LAMBDA_FUNCTION_NAME: functionName,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      },
+      stdout: true,
+      stderr: true,
+      resourceLimits: { maxOldGenerationSizeMb: fn.memorySize },
+    });
+    const log = this.log(fn);
+    worker.stdout.pipe(log, { end: false });
+    worker.stderr.pipe(log, { end: false });
+    const environment: Environment = {
+      worker,
+      ready: new Promise<void>((ready, failed) => {
+        worker.once('message', (message: { type: string; error?: SerializedError }) => {
+          if (message.type === 'ready') ready();
+          else failed(fromSerialized(message.error, 'Runtime.ImportModuleError'));
+        });
+      }),
+    };
+    environment.ready.catch(() => {});
+    worker.on('message', (message: WorkerMessage) => {
+      const current = environment.current;
+      if (!current || message.requestId !== current.requestId) return;
+      environment.current = undefined;
+      clearTimeout(current.timer);
+      if (message.type === 'result') current.resolve(message.result);
+      else current.reject(fromSerialized(message.error, 'Error'));
+    });
+    const fail = (error: Error) => {
+      const current = environment.current;
+      environment.current = undefined;
+      if (current) {
+        clearTimeout(current.timer);
+        current.reject(new LambdaInvokeError('Runtime.ExitError', error.message));
+      }
+      this.discard(fn, environment);
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`Runtime exited with code ${code}`)));
+    return environment;
+  }
+
+  private async run(fn: FunctionDefinition, environment: Environment, event: unknown) {
+    await environment.ready.catch((error: Error) => {
+      this.discard(fn, environment);
+      throw error;
+    });
+    const requestId = randomUUID();
+    const deadline = Date.now() + fn.timeoutSeconds * 1000;
+    return new Promise((resolvePromise, rejectPromise) => {
+      const timer = setTimeout(() => {
+        environment.current = undefined;
+        this.discard(fn, environment);
+        rejectPromise(
+          new LambdaInvokeError(
+            'Sandbox.Timedout',
+            `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+          ),
+        );
+      }, fn.timeoutSeconds * 1000);
+      environment.current = { requestId, resolve: resolvePromise, reject: rejectPromise, timer };
+      environment.worker.postMessage({ requestId, event, deadline });
+    });
+  }
+}
+
+interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: readonly string[];
+}
+
+type WorkerMessage =
+  | { readonly type: 'result'; readonly requestId: string; readonly result: unknown }
+  | { readonly type: 'error'; readonly requestId: string; readonly error: SerializedError };
+
+function fromSerialized(error: SerializedError | undefined, fallback: string): LambdaInvokeError {
+  return new LambdaInvokeError(
+    error?.name ?? fallback,
+    error?.message ?? 'Unknown error',
+    error?.stack ?? [],
+  );
+}

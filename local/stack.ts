@@ -1,0 +1,275 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as dynamodbApi from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AGGREGATES_PREFIX, INCOMING_PREFIX } from '../functions/commons/constants.ts';
+import { RunLedger } from '../functions/commons/run-ledger.ts';
+import { arnSubstitution, environmentFor, FUNCTIONS } from '../functions/registry.ts';
+import { startLocalDynamoDb } from './dynamodb.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
+import { type FirehoseDelivery, startFirehoseDelivery } from './firehose.ts';
+import { startLocalKinesis } from './kinesis.ts';
+import { LambdaInvokeError, LocalLambdaRuntime } from './lambda-runtime.ts';
+import { LocalQueue } from './queue.ts';
+import { LOCAL_ACCOUNT_ID, startLocalS3 } from './s3.ts';
+import { LocalStepFunctions, substituteDefinition } from './step-functions.ts';
+
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const PROCESS_FILE_ASL = join(PROJECT_ROOT, 'statemachine/process-file.asl.json');
+
+const NAMES = {
+  bucketName: 'sluice-local',
+  tableName: 'sluice-ledger',
+  streamName: 'sluice-aggregates',
+  stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:sluice-ProcessFile`,
+} as const;
+
+const functionName = (id: string) => `sluice-${id}`;
+const functionArn = (id: string) =>
+  `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName(id)}`;
+
+export interface LocalStackOptions {
+  /** Keeps the bucket, ledger, stream and executions here; a throwaway stack when absent. */
+  readonly dataDir?: string;
+  /** Milliseconds between ASL retries instead of the real backoff (tests). */
+  readonly retryIntervalMs?: number;
+}
+
+/** Live progress of the pipeline while it drains. */
+export interface Progress {
+  readonly queued: boolean;
+  readonly runningExecutions: number;
+  readonly invocations: number;
+}
+
+/**
+ * The whole pipeline offline: s3rver, dynalite and kinesalite in-process, the S3 → EventBridge →
+ * SQS path into the start function, the local Step Functions API running the same ASL file, the
+ * local Lambda runtime running the same handlers, and the Firehose delivery loop. Handlers see
+ * only `AWS_ENDPOINT_URL_*`; nothing in `functions/` knows it runs locally.
+ */
+export class LocalStack {
+  readonly names = NAMES;
+  readonly ledger: RunLedger;
+
+  private constructor(
+    readonly endpoints: Readonly<Record<'s3' | 'dynamodb' | 'kinesis' | 'sfn', string>>,
+    readonly s3: S3Client,
+    readonly dynamodb: DynamoDBDocumentClient,
+    readonly sfn: SFNClient,
+    readonly runtime: LocalLambdaRuntime,
+    readonly stepFunctions: LocalStepFunctions,
+    readonly queue: LocalQueue,
+    readonly firehose: FirehoseDelivery,
+    private readonly closers: readonly (() => Promise<void>)[],
+    readonly logDir: string,
+  ) {
+    this.ledger = new RunLedger(dynamodb, NAMES.tableName);
+  }
+
+  static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
+    const ephemeral = options.dataDir === undefined;
+    const root = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sluice-'));
+    const at = (name: string) => (ephemeral ? undefined : join(root, name));
+    const closers: (() => Promise<void>)[] = [];
+    try {
+      let queue: LocalQueue | undefined;
+      const s3Server = await startLocalS3({
+        directory: join(root, 's3'),
+        bucket: NAMES.bucketName,
+        // The EventBridge rule: Object Created under incoming/, on to the SQS queue.
+        onObjectCreated: (event) => {
+          if (event.detail.object.key.startsWith(INCOMING_PREFIX))
+            queue?.send(JSON.stringify(event));
+        },
+      });
+      closers.push(() => s3Server.close());
+      const ddb = await startLocalDynamoDb({ path: at('dynamodb'), tableName: NAMES.tableName });
+      closers.push(() => ddb.close());
+      const kinesis = await startLocalKinesis({
+        path: at('kinesis'),
+        streamName: NAMES.streamName,
+      });
+      closers.push(() => kinesis.close());
+
+      const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+      const s3 = new S3Client({
+        ...clientConfig,
+        endpoint: s3Server.endpoint,
+        forcePathStyle: true,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+      const rawDynamodb = new DynamoDBClient({ ...clientConfig, endpoint: ddb.endpoint });
+      const dynamodb = DynamoDBDocumentClient.from(rawDynamodb, {
+        marshallOptions: { removeUndefinedValues: true },
+      });
+
+      const logDir = join(root, 'logs');
+      let sfnEndpoint = '';
+      const runtime = new LocalLambdaRuntime({
+        functions: FUNCTIONS,
+        baseEnv: {
+          ...inheritedEnv(),
+          AWS_REGION: LOCAL_REGION,
+          AWS_DEFAULT_REGION: LOCAL_REGION,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          AWS_ENDPOINT_URL_S3: s3Server.endpoint,
+          AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
+          AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
+          get AWS_ENDPOINT_URL_SFN() {
+            return sfnEndpoint;
+          },
+          AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+          AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+          POWERTOOLS_SERVICE_NAME: 'sluice',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+        },
+        envFor: (fn) => environmentFor(fn, NAMES),
+        functionName: (fn) => functionName(fn.id),
+        logDir,
+        projectRoot: PROJECT_ROOT,
+        region: LOCAL_REGION,
+        account: LOCAL_ACCOUNT_ID,
+      });
+      closers.push(() => runtime.close());
+
+      const substitutions: Record<string, string> = { LedgerTableName: NAMES.tableName };
+      for (const fn of FUNCTIONS) substitutions[arnSubstitution(fn.id)] = functionArn(fn.id);
+      const definition = JSON.parse(
+        substituteDefinition(readFileSync(PROCESS_FILE_ASL, 'utf8'), substitutions),
+      );
+      const stepFunctions = new LocalStepFunctions({
+        stateMachines: [{ arn: NAMES.stateMachineArn, definition }],
+        resolveTask: (resource) => resolveTask(resource, runtime, rawDynamodb),
+        persistDir: at('executions'),
+        retryIntervalMs: options.retryIntervalMs,
+      });
+      sfnEndpoint = await stepFunctions.listen();
+      closers.push(() => stepFunctions.close());
+
+      queue = new LocalQueue({
+        consume: (event) => runtime.invoke('StartExecution', event),
+        queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:sluice-uploads`,
+        concurrency: 2,
+        visibilityTimeoutMs: options.retryIntervalMs ?? 1000,
+      });
+      closers.push(async () => queue?.close());
+
+      const firehose = startFirehoseDelivery({
+        kinesisEndpoint: kinesis.endpoint,
+        streamName: NAMES.streamName,
+        s3Endpoint: s3Server.endpoint,
+        bucket: NAMES.bucketName,
+        prefix: AGGREGATES_PREFIX,
+        deliveryStreamName: 'sluice-aggregates',
+        checkpointPath: at('firehose-checkpoint.json'),
+      });
+      closers.push(() => firehose.close());
+      if (ephemeral) closers.unshift(async () => rmSync(root, { recursive: true, force: true }));
+
+      const sfn = new SFNClient({ ...clientConfig, endpoint: sfnEndpoint });
+      return new LocalStack(
+        {
+          s3: s3Server.endpoint,
+          dynamodb: ddb.endpoint,
+          kinesis: kinesis.endpoint,
+          sfn: sfnEndpoint,
+        },
+        s3,
+        dynamodb,
+        sfn,
+        runtime,
+        stepFunctions,
+        queue,
+        firehose,
+        closers,
+        logDir,
+      );
+    } catch (error) {
+      for (const close of closers.reverse()) await close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once no event is queued, no execution runs and no function is invoked, then lands
+   * the aggregates. Checked several times in a row: an upload's event may still be on its way.
+   */
+  async waitForIdle(onProgress?: (progress: Progress) => void): Promise<void> {
+    let quiet = 0;
+    while (quiet < 3) {
+      const progress: Progress = {
+        queued: !this.queue.idle,
+        runningExecutions: this.stepFunctions.running,
+        invocations: this.runtime.inFlight,
+      };
+      onProgress?.(progress);
+      const idle = !progress.queued && progress.runningExecutions + progress.invocations === 0;
+      quiet = idle ? quiet + 1 : 0;
+      await new Promise((wake) => setTimeout(wake, 40));
+    }
+    await this.firehose.flush();
+  }
+
+  /** Stops everything in the reverse order of starting, so what depends on a piece goes first. */
+  async close(): Promise<void> {
+    for (const close of [...this.closers].reverse()) await close();
+    this.s3.destroy();
+    this.dynamodb.destroy();
+    this.sfn.destroy();
+  }
+}
+
+const DYNAMODB_TASKS: Record<string, (client: DynamoDBClient, input: never) => Promise<object>> = {
+  putItem: (client, input) => client.send(new dynamodbApi.PutItemCommand(input)),
+  getItem: (client, input) => client.send(new dynamodbApi.GetItemCommand(input)),
+  updateItem: (client, input) => client.send(new dynamodbApi.UpdateItemCommand(input)),
+  deleteItem: (client, input) => client.send(new dynamodbApi.DeleteItemCommand(input)),
+};
+
+/** Task resources to local calls: function ARNs to the Lambda runtime, SDK integrations to SDK v3. */
+function resolveTask(resource: string, runtime: LocalLambdaRuntime, dynamodb: DynamoDBClient) {
+  const fn = FUNCTIONS.find((candidate) => functionArn(candidate.id) === resource);
+  if (fn) {
+    return async (input: unknown) => {
+      try {
+        return await runtime.invoke(fn.id, input);
+      } catch (error) {
+        if (!(error instanceof LambdaInvokeError)) throw error;
+        // Step Functions puts Lambda's error JSON in Cause, as on AWS.
+        throw Object.assign(new Error(error.toCause()), { name: error.name });
+      }
+    };
+  }
+  const action = /^arn:aws:states:::dynamodb:(\w+)$/.exec(resource)?.[1];
+  const call = action ? DYNAMODB_TASKS[action] : undefined;
+  if (!call) return undefined;
+  return async (input: unknown) => {
+    try {
+      const { $metadata, ...output } = (await call(dynamodb, input as never)) as {
+        $metadata: unknown;
+      };
+      return output;
+    } catch (error) {
+      const failure = error as Error;
+      throw Object.assign(new Error(failure.message), { name: `DynamoDB.${failure.name}` });
+    }
+  };
+}
+
+/** The parts of the parent env a function needs to run at all (no AWS settings leak in). */
+function inheritedEnv(): Record<string, string> {
+  const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'NODE_OPTIONS'];
+  return Object.fromEntries(
+    keep.flatMap((key) =>
+      process.env[key] === undefined ? [] : [[key, process.env[key] as string]],
+    ),
+  );
+}
