@@ -6,6 +6,8 @@ import { validateCommand } from './commands/validate.ts';
 
 /** Exit code for usage and IO errors, shared by every command so scripts can rely on it. */
 export const EXIT_USAGE = 2;
+/** Exit code when a command broke for a reason other than its usage. */
+export const EXIT_FAILURE = 1;
 
 export function buildProgram(): Command {
   return new Command('sluice')
@@ -35,6 +37,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     process.stderr.write(`sluice: ${error instanceof Error ? error.message : String(error)}\n`);
-    return EXIT_USAGE;
+    return EXIT_FAILURE;
   }
 }

@@ -1,6 +1,94 @@
+import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { type FileOutcome, runFiles } from '../../local/run-files.ts';
+import { LocalStack } from '../../local/stack.ts';
 
-// Placeholder until the owning issue lands; replaced wholesale.
+const DEFAULT_DATA_DIR = '.sluice';
+
+function table(outcomes: readonly FileOutcome[]): string {
+  const rows = outcomes.map((o) => [
+    o.key,
+    o.kind,
+    o.status,
+    String(o.outputs.length),
+    o.durationMs === null ? '-' : `${o.durationMs} ms`,
+  ]);
+  const header = ['KEY', 'KIND', 'STATUS', 'OUTPUTS', 'DURATION'];
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  const lines = [line(header)];
+  for (const [i, outcome] of outcomes.entries()) {
+    lines.push(line(rows[i] ?? []));
+    if (outcome.error) lines.push(`    ${outcome.error.name}: ${outcome.error.message}`);
+  }
+  return lines.join('\n');
+}
+
 export function runCommand(): Command {
-  return new Command('run');
+  return new Command('run')
+    .description(
+      'Run the whole pipeline offline over a directory: start the local stack, upload every file\n' +
+        'under <dir> to incoming/ (keeping relative paths: <dir>/orders/jan.csv becomes\n' +
+        'incoming/orders/jan.csv; <dir>/schemas/* seeds schemas/), wait for every execution and\n' +
+        "print each file's key, kind, status, outputs and duration.",
+    )
+    .argument('<dir>', 'directory of files to process, one folder per dataset')
+    .option(
+      '--data-dir <dir>',
+      'where the local bucket, ledger, executions and logs persist',
+      DEFAULT_DATA_DIR,
+    )
+    .option(
+      '--json',
+      'print a JSON array, one object per file (key, kind, status, outputs, error, executionId, durationMs)',
+    )
+    .addHelpText(
+      'after',
+      '\nStatuses: SUCCEEDED, QUARANTINED (error recorded, copy in quarantine/), FAILED (error\n' +
+        'recorded, no copy could be made), SKIPPED_DUPLICATE (this version was already processed).\n' +
+        'A second run over the same files shows them as SKIPPED_DUPLICATE.\n\n' +
+        'Exit codes: 0 every file reached a final recorded status, whatever it is;\n' +
+        '            1 the run itself broke (a file has no outcome, or the stack failed);\n' +
+        '            2 usage errors.',
+    )
+    .action(async (dir: string, options: { dataDir: string; json?: boolean }) => {
+      const dataDir = resolve(options.dataDir);
+      const progress = (text: string) => {
+        if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
+      };
+      const stack = await LocalStack.start({ dataDir });
+      let outcomes: FileOutcome[];
+      try {
+        outcomes = await runFiles(stack, resolve(dir), {
+          onUploaded: (_key, done, total) => progress(`uploaded ${done}/${total}`),
+          onProgress: (p) =>
+            progress(
+              `running: ${p.runningExecutions} execution(s), ${p.invocations} invocation(s)`,
+            ),
+        });
+      } finally {
+        progress('');
+        await stack.close();
+      }
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(outcomes, null, 2)}\n`);
+      } else {
+        process.stdout.write(`${table(outcomes)}\n`);
+        const counts = new Map<string, number>();
+        for (const o of outcomes) counts.set(o.status, (counts.get(o.status) ?? 0) + 1);
+        process.stdout.write(
+          `\n${outcomes.length} file(s): ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}\n`,
+        );
+        if (outcomes.some((o) => o.error)) {
+          process.stdout.write(`Function logs: ${stack.logDir}\n`);
+        }
+      }
+      process.exitCode = outcomes.every((o) => o.status !== 'MISSING') ? 0 : 1;
+    });
 }

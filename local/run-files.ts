@@ -1,0 +1,111 @@
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { INCOMING_PREFIX, SCHEMAS_PREFIX } from '../functions/commons/constants.ts';
+import { kindOf } from '../functions/commons/file-ref.ts';
+import type { LedgerItem } from '../functions/commons/outcome.ts';
+import type { FileKind, FileStatus, RecordedError } from '../functions/commons/types.ts';
+import type { LocalStack, Progress } from './stack.ts';
+
+/** What happened to one file: the `sluice run --json` contract. */
+export interface FileOutcome {
+  readonly key: string;
+  readonly kind: FileKind;
+  /** Absent from the ledger only when the run itself broke. */
+  readonly status: FileStatus | 'MISSING';
+  readonly outputs: readonly string[];
+  readonly error: RecordedError | null;
+  readonly executionId: string | null;
+  readonly durationMs: number | null;
+}
+
+export interface RunFilesOptions {
+  readonly onUploaded?: (key: string, done: number, total: number) => void;
+  readonly onProgress?: (progress: Progress) => void;
+}
+
+const FINAL: ReadonlySet<string> = new Set([
+  'SUCCEEDED',
+  'FAILED',
+  'QUARANTINED',
+  'SKIPPED_DUPLICATE',
+]);
+/** Folder of a run directory whose files configure datasets instead of being data. */
+const SCHEMAS_DIR = 'schemas';
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'))
+    .sort();
+}
+
+/**
+ * Uploads a directory as a data team would: `<dir>/schemas/*` to `schemas/`, everything else to
+ * `incoming/<relative path>`. Waits until the pipeline is idle and reads each file's outcome of
+ * this run from the ledger.
+ */
+export async function runFiles(
+  stack: LocalStack,
+  dir: string,
+  options: RunFilesOptions = {},
+): Promise<FileOutcome[]> {
+  const files = await listFiles(dir);
+  const schemas = files.filter((file) => file.startsWith(`${SCHEMAS_DIR}/`));
+  const data = files.filter((file) => !file.startsWith(`${SCHEMAS_DIR}/`));
+  const put = async (file: string, key: string) => {
+    const path = join(dir, file);
+    await stack.s3.send(
+      new PutObjectCommand({
+        Bucket: stack.names.bucketName,
+        Key: key,
+        Body: createReadStream(path),
+        ContentLength: (await stat(path)).size,
+      }),
+    );
+  };
+  for (const file of schemas)
+    await put(file, `${SCHEMAS_PREFIX}${file.slice(SCHEMAS_DIR.length + 1)}`);
+
+  const since = new Date().toISOString();
+  const keys = data.map((file) => `${INCOMING_PREFIX}${file}`);
+  let uploaded = 0;
+  const queue = [...data];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+        await put(file, `${INCOMING_PREFIX}${file}`);
+        options.onUploaded?.(`${INCOMING_PREFIX}${file}`, ++uploaded, data.length);
+      }
+    }),
+  );
+  await stack.waitForIdle(options.onProgress);
+  return Promise.all(keys.map((key) => outcomeOf(stack, key, since)));
+}
+
+async function outcomeOf(stack: LocalStack, key: string, since: string): Promise<FileOutcome> {
+  const history = await stack.ledger.history(stack.names.bucketName, key);
+  const latest: LedgerItem | undefined = history.filter((item) => item.receivedAt >= since).at(-1);
+  if (!latest || !FINAL.has(latest.status)) {
+    return {
+      key,
+      kind: kindOf(key),
+      status: 'MISSING',
+      outputs: [],
+      error: { name: 'NoOutcome', message: 'The pipeline recorded no final status for this file' },
+      executionId: latest?.executionId ?? null,
+      durationMs: null,
+    };
+  }
+  return {
+    key,
+    kind: latest.kind,
+    status: latest.status,
+    outputs: latest.outputs,
+    error: latest.error ?? null,
+    executionId: latest.executionId,
+    durationMs: latest.durationMs ?? null,
+  };
+}
