@@ -1,0 +1,211 @@
+import type { Readable } from 'node:stream';
+import Papa from 'papaparse';
+import { CsvFieldTooLarge, CsvRowTooLarge, EmptyCsv, InvalidCsvEncoding } from './errors.ts';
+import type { CsvDialect } from './table-schema.ts';
+
+/** The dialect actually used to read a file: given by the schema or detected. */
+export interface ResolvedDialect {
+  readonly delimiter: string;
+  readonly quoteChar: string;
+  readonly lineTerminator: '\n' | '\r\n' | '\r';
+}
+
+/** Receives the records of a CSV file in order. `raw` is the record's exact text, terminator included. */
+export interface CsvRecordSink {
+  header(cells: string[], raw: string, dialect: ResolvedDialect): void;
+  /** Returns `false` to stop reading (schema inference needs only a sample). */
+  record(cells: string[], raw: string, malformedQuotes: boolean): boolean | undefined;
+  /** Called between input chunks: the place to wait for a slow output (backpressure). */
+  flush?(): Promise<void> | undefined;
+}
+
+export interface ReadCsvOptions {
+  readonly dialect?: CsvDialect;
+  /** @default 1 MiB */
+  readonly maxFieldBytes?: number;
+  /** @default 8 MiB */
+  readonly maxRowBytes?: number;
+}
+
+export const DEFAULT_MAX_FIELD_BYTES = 1 << 20;
+export const DEFAULT_MAX_ROW_BYTES = 8 << 20;
+// papaparse is fastest on slices of about this size; bigger slices (S3 bodies can deliver MBs)
+// cost up to 60% more because each parse allocates every row of the slice at once.
+const SLICE_BYTES = 64 * 1024;
+// Detection looks at this much text, so a tiny first chunk cannot fool it.
+const DETECT_CHARS = 64 * 1024;
+const DELIMITERS = [',', ';', '\t', '|'];
+
+/** Offset of the first byte that breaks UTF-8 in `bytes`, for a message that points at it. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    const length =
+      b < 0x80
+        ? 1
+        : b >= 0xc2 && b < 0xe0
+          ? 2
+          : b >= 0xe0 && b < 0xf0
+            ? 3
+            : b >= 0xf0 && b < 0xf5
+              ? 4
+              : 0;
+    if (length === 0) return i;
+    for (let k = 1; k < length; k++) {
+      if (i + k >= bytes.length) return i;
+      if (((bytes[i + k] as number) & 0xc0) !== 0x80) return i;
+    }
+    i += length;
+  }
+  return i;
+}
+
+function detectDialect(sample: string, given: CsvDialect | undefined): ResolvedDialect {
+  const quoteChar = given?.quoteChar ?? '"';
+  let lineTerminator = given?.lineTerminator as ResolvedDialect['lineTerminator'] | undefined;
+  if (lineTerminator === undefined) {
+    const lf = sample.indexOf('\n');
+    if (lf > 0 && sample[lf - 1] === '\r') lineTerminator = '\r\n';
+    else if (lf === -1 && sample.includes('\r')) lineTerminator = '\r';
+    else lineTerminator = '\n';
+  }
+  let delimiter = given?.delimiter;
+  if (delimiter === undefined) {
+    // papaparse picks the delimiter that gives the most consistent field counts over a preview.
+    const end = sample.lastIndexOf(lineTerminator);
+    const guess = Papa.parse<string[]>(end > 0 ? sample.slice(0, end) : sample, {
+      preview: 20,
+      quoteChar,
+      newline: lineTerminator,
+      delimitersToGuess: DELIMITERS,
+    });
+    delimiter =
+      guess.meta.delimiter && DELIMITERS.includes(guess.meta.delimiter)
+        ? guess.meta.delimiter
+        : ',';
+  }
+  return { delimiter, quoteChar, lineTerminator };
+}
+
+/**
+ * Streams the bytes of a CSV file once and hands every record, with its exact source text, to
+ * `sink`. Decoding is strict UTF-8 (a BOM is dropped); parsing is papaparse's. Memory holds one
+ * input slice and at most one incomplete record, bounded by `maxRowBytes`.
+ * @returns the number of bytes read and the dialect used
+ * @throws InvalidCsvEncoding, CsvFieldTooLarge, CsvRowTooLarge, EmptyCsv
+ */
+export async function readCsv(
+  input: Readable,
+  sink: CsvRecordSink,
+  options: ReadCsvOptions = {},
+): Promise<{ bytes: number; dialect: ResolvedDialect }> {
+  const maxFieldBytes = options.maxFieldBytes ?? DEFAULT_MAX_FIELD_BYTES;
+  const maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let bytes = 0;
+  let dialect: ResolvedDialect | undefined;
+  let parser: Papa.Parser | undefined;
+  let pending = '';
+  let text = '';
+  let rowStart = 0;
+  let rowNumber = 0;
+  let stopped = false;
+
+  // Fields are measured in UTF-16 code units: equal to bytes for ASCII, an undercount otherwise.
+  const checkSize = (cells: string[], raw: string): void => {
+    if (raw.length > maxRowBytes) {
+      throw new CsvRowTooLarge(
+        `Row ${rowNumber} is ${raw.length} bytes, over the ${maxRowBytes}-byte limit`,
+      );
+    }
+    if (raw.length <= maxFieldBytes) return;
+    cells.forEach((cell, index) => {
+      if (cell.length > maxFieldBytes) {
+        throw new CsvFieldTooLarge(
+          `Field ${index + 1} of row ${rowNumber} is ${cell.length} bytes, over the ${maxFieldBytes}-byte limit`,
+        );
+      }
+    });
+  };
+
+  // Used directly (not through Papa.parse), papaparse's Parser hands `step` a one-row `data` array
+  // and the cursor just past that row, which is what lets us keep each record's exact text.
+  const step = (result: Papa.ParseResult<string[]>): void => {
+    const cells = result.data[0];
+    const end = result.meta.cursor;
+    const raw = text.slice(rowStart, end);
+    rowStart = end;
+    // A chunk that ends on a terminator leaves papaparse an empty last "row": not a record.
+    if (cells === undefined || raw === '') return;
+    rowNumber++;
+    checkSize(cells, raw);
+    if (dialect === undefined) return;
+    if (rowNumber === 1) {
+      sink.header(cells, raw, dialect);
+      return;
+    }
+    if (sink.record(cells, raw, result.errors.length > 0) === false) {
+      stopped = true;
+      parser?.abort();
+    }
+  };
+
+  const parse = (chunk: string, last: boolean): void => {
+    if (parser === undefined) {
+      dialect = detectDialect(chunk, options.dialect);
+      parser = new Papa.Parser({
+        delimiter: dialect.delimiter,
+        quoteChar: dialect.quoteChar,
+        newline: dialect.lineTerminator as Papa.ParseConfig['newline'],
+        step: step as unknown as Papa.ParseConfig['step'],
+      });
+    }
+    text = chunk;
+    rowStart = 0;
+    const result = parser.parse(chunk, 0, !last);
+    pending = chunk.slice(result.meta.cursor);
+    if (!last && pending.length > maxRowBytes) {
+      throw new CsvRowTooLarge(
+        `Row ${rowNumber + 1} is over the ${maxRowBytes}-byte limit (is a quote left open?)`,
+      );
+    }
+  };
+
+  const decode = (slice: Uint8Array | undefined, offset: number): string => {
+    try {
+      return slice === undefined ? decoder.decode() : decoder.decode(slice, { stream: true });
+    } catch {
+      const at = slice === undefined ? offset : offset + firstInvalidUtf8(slice);
+      throw new InvalidCsvEncoding(
+        `The file is not valid UTF-8 (first bad byte near offset ${at}); re-export it as UTF-8`,
+      );
+    }
+  };
+
+  for await (const chunk of input) {
+    const buffer: Uint8Array = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    for (let start = 0; start < buffer.length && !stopped; start += SLICE_BYTES) {
+      const slice = buffer.subarray(start, start + SLICE_BYTES);
+      const decoded = pending + decode(slice, bytes);
+      bytes += slice.length;
+      if (parser === undefined && decoded.length < DETECT_CHARS) {
+        pending = decoded;
+        continue;
+      }
+      parse(decoded, false);
+    }
+    if (stopped) break;
+    await sink.flush?.();
+  }
+  if (!stopped) {
+    const rest = pending + decode(undefined, bytes);
+    if (rest.trim() === '' && parser === undefined) {
+      throw new EmptyCsv(bytes === 0 ? 'The file is empty' : 'The file has no header row');
+    }
+    parse(rest, true);
+    await sink.flush?.();
+  }
+  if (dialect === undefined) throw new EmptyCsv('The file has no header row');
+  return { bytes, dialect };
+}

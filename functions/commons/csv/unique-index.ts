@@ -1,0 +1,205 @@
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { endianness, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface UniqueKeyIndexOptions {
+  /** Where sorted runs of hashes spill once memory is full. @default os.tmpdir() */
+  readonly tmpDir?: string;
+  /** Keys held in memory before a run spills to disk; rounded up to a power of two. @default 1,048,576 (16 MB) */
+  readonly memoryKeys?: number;
+}
+
+// Spilled runs are written from Uint32 halves and read back as BigUint64, which assumes the
+// little-endian layout of every Lambda and developer CPU (x86-64, arm64).
+if (endianness() !== 'LE') throw new Error('UniqueKeyIndex needs a little-endian CPU');
+
+const SAMPLE_EVERY = 512;
+const BLOOM_BITS_PER_KEY = 16;
+const RUNS_PER_BLOOM = 4;
+
+/** A blocked Bloom filter: all eight bits of a key sit in one 512-bit block, one cache miss per test. */
+class BloomFilter {
+  private readonly words: Uint32Array;
+  private readonly blocks: number;
+
+  constructor(keys: number) {
+    this.blocks = Math.max(1, Math.ceil((keys * BLOOM_BITS_PER_KEY) / 512));
+    this.words = new Uint32Array(this.blocks * 16);
+  }
+
+  add(hi: number, lo: number): void {
+    const base = ((lo >>> 0) % this.blocks) << 4;
+    const step = (lo >>> 9) | 1;
+    for (let i = 0; i < 8; i++) {
+      const bit = (hi + Math.imul(i, step)) & 511;
+      this.words[base + (bit >>> 5)] =
+        (this.words[base + (bit >>> 5)] as number) | (1 << (bit & 31));
+    }
+  }
+
+  mayContain(hi: number, lo: number): boolean {
+    const base = ((lo >>> 0) % this.blocks) << 4;
+    const step = (lo >>> 9) | 1;
+    for (let i = 0; i < 8; i++) {
+      const bit = (hi + Math.imul(i, step)) & 511;
+      if (((this.words[base + (bit >>> 5)] as number) & (1 << (bit & 31))) === 0) return false;
+    }
+    return true;
+  }
+}
+
+/** A sorted run of 64-bit hashes on disk, with every 512th hash kept in memory to find its block. */
+interface Run {
+  readonly fd: number;
+  readonly count: number;
+  readonly samples: BigUint64Array;
+}
+
+/** A group of runs sharing one Bloom filter, so a lookup tests a few filters, not every run. */
+interface RunGroup {
+  readonly bloom: BloomFilter;
+  readonly runs: Run[];
+}
+
+function lowerBound(values: BigUint64Array, target: bigint, end = values.length): number {
+  let low = 0;
+  let high = end;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((values[mid] as bigint) < target) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/**
+ * Remembers which keys it has seen, in bounded memory, for `unique` and `primaryKey` checks on
+ * files of any size. Keys are reduced to 63-bit hashes: for 16 million keys the chance that two
+ * different keys collide (and one is wrongly reported as a duplicate) is about 1 in 70,000.
+ * Hashes live in an open-addressing table; when it is half full they are sorted and spilled to a
+ * run file, summarised in memory by a Bloom filter and a sparse sample, so a lookup reads the
+ * disk only for the ~0.1% of new keys the filter cannot rule out. Call `close()` to delete the runs.
+ */
+export class UniqueKeyIndex {
+  private readonly slots: number;
+  private readonly his: Uint32Array;
+  private readonly los: Uint32Array;
+  private count = 0;
+  private readonly groups: RunGroup[] = [];
+  private readonly tmpDir: string;
+  private dir: string | undefined;
+  private readonly block = new BigUint64Array(SAMPLE_EVERY);
+  private hi = 0;
+  private lo = 0;
+
+  constructor(options: UniqueKeyIndexOptions = {}) {
+    const memoryKeys = Math.max(8, options.memoryKeys ?? 1 << 20);
+    this.slots = 2 ** Math.ceil(Math.log2(memoryKeys * 2));
+    this.his = new Uint32Array(this.slots);
+    this.los = new Uint32Array(this.slots);
+    this.tmpDir = options.tmpDir ?? tmpdir();
+  }
+
+  /** Records `key` and returns true if it had not been seen before. */
+  add(key: string): boolean {
+    this.hash(key);
+    const { hi, lo } = this;
+    const mask = this.slots - 1;
+    let slot = hi & mask;
+    for (;;) {
+      const slotLo = this.los[slot] as number;
+      if (slotLo === 0) break;
+      if (slotLo === lo && this.his[slot] === hi) return false;
+      slot = (slot + 1) & mask;
+    }
+    if (this.groups.length > 0 && this.inRuns(hi, lo)) return false;
+    this.his[slot] = hi;
+    this.los[slot] = lo;
+    if (++this.count >= this.slots / 2) this.spill();
+    return true;
+  }
+
+  /** Deletes the spilled runs. The index cannot be used afterwards. */
+  close(): void {
+    for (const group of this.groups) for (const run of group.runs) closeSync(run.fd);
+    this.groups.length = 0;
+    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+
+  // Two differently seeded 32-bit hashes (FNV-1a and a Murmur-style mix), each finalised with
+  // Murmur3's avalanche, stand in for one 64-bit hash without allocating a BigInt per key.
+  private hash(key: string): void {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x9747b28c ^ key.length;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+      h2 ^= h2 >>> 13;
+    }
+    h1 ^= h1 >>> 16;
+    h1 = Math.imul(h1, 0x85ebca6b);
+    h1 ^= h1 >>> 13;
+    h1 = Math.imul(h1, 0xc2b2ae35);
+    h1 ^= h1 >>> 16;
+    h2 ^= h2 >>> 16;
+    h2 = Math.imul(h2, 0x85ebca6b);
+    h2 ^= h2 >>> 13;
+    h2 = Math.imul(h2, 0xc2b2ae35);
+    h2 ^= h2 >>> 16;
+    this.hi = h1 >>> 0;
+    // Zero marks an empty slot, so the low half is never zero (63 bits of hash remain).
+    this.lo = (h2 | 1) >>> 0;
+  }
+
+  private inRuns(hi: number, lo: number): boolean {
+    let target: bigint | undefined;
+    for (const group of this.groups) {
+      if (!group.bloom.mayContain(hi, lo)) continue;
+      target ??= (BigInt(hi) << 32n) | BigInt(lo);
+      for (const run of group.runs) if (this.runHas(run, target)) return true;
+    }
+    return false;
+  }
+
+  private runHas(run: Run, target: bigint): boolean {
+    const sample = lowerBound(run.samples, target + 1n) - 1;
+    if (sample < 0) return false;
+    const start = sample * SAMPLE_EVERY;
+    const length = Math.min(SAMPLE_EVERY, run.count - start);
+    readSync(run.fd, this.block, 0, length * 8, start * 8);
+    const index = lowerBound(this.block, target, length);
+    return index < length && this.block[index] === target;
+  }
+
+  private spill(): void {
+    this.dir ??= mkdtempSync(join(this.tmpDir, 'sluice-unique-'));
+    let group = this.groups.at(-1);
+    if (group === undefined || group.runs.length >= RUNS_PER_BLOOM) {
+      group = { bloom: new BloomFilter(this.count * RUNS_PER_BLOOM), runs: [] };
+      this.groups.push(group);
+    }
+    const sorted = new BigUint64Array(this.count);
+    const halves = new Uint32Array(sorted.buffer);
+    let n = 0;
+    for (let slot = 0; slot < this.slots; slot++) {
+      const lo = this.los[slot] as number;
+      if (lo === 0) continue;
+      const hi = this.his[slot] as number;
+      halves[2 * n] = lo;
+      halves[2 * n + 1] = hi;
+      group.bloom.add(hi, lo);
+      n++;
+    }
+    sorted.sort();
+    const fd = openSync(join(this.dir, `run-${this.groups.length}-${group.runs.length}.bin`), 'w+');
+    writeSync(fd, sorted);
+    const samples = new BigUint64Array(Math.ceil(n / SAMPLE_EVERY));
+    for (let i = 0; i < samples.length; i++) samples[i] = sorted[i * SAMPLE_EVERY] as bigint;
+    group.runs.push({ fd, count: n, samples });
+    this.his.fill(0);
+    this.los.fill(0);
+    this.count = 0;
+  }
+}
