@@ -1,0 +1,164 @@
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AggregateRecord } from '../../functions/commons/types.ts';
+import { type FileOutcome, runFiles } from '../../local/run-files.ts';
+import { LocalStack } from '../../local/stack.ts';
+
+// One local stack for the whole file: starting it and warming the functions is the slow part.
+let stack: LocalStack;
+let dir: string;
+let outcomes: FileOutcome[];
+
+const WEIRD_KEY = 'incoming/misc/q1 report+final é.csv';
+
+async function body(key: string): Promise<Buffer> {
+  const response = await stack.s3.send(
+    new GetObjectCommand({ Bucket: stack.names.bucketName, Key: key }),
+  );
+  return Buffer.from(await (response.Body?.transformToByteArray() ?? new Uint8Array()));
+}
+
+async function keys(prefix: string): Promise<string[]> {
+  const listed = await stack.s3.send(
+    new ListObjectsV2Command({ Bucket: stack.names.bucketName, Prefix: prefix }),
+  );
+  return (listed.Contents ?? []).map((object) => object.Key ?? '');
+}
+
+const outcome = (key: string) => outcomes.find((o) => o.key === key);
+
+beforeAll(async () => {
+  // Prepare: the sample photos, a schema'd CSV dataset (one valid file, one with a bad row),
+  // a file of no supported kind, and a key with spaces, '+' and non-ASCII characters.
+  dir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
+  cpSync('sample-data/photos', join(dir, 'photos'), { recursive: true });
+  mkdirSync(join(dir, 'schemas'));
+  mkdirSync(join(dir, 'ledgers'));
+  mkdirSync(join(dir, 'misc'));
+  writeFileSync(
+    join(dir, 'schemas/ledgers.json'),
+    JSON.stringify({
+      fields: [
+        { name: 'id', type: 'integer', constraints: { required: true, unique: true } },
+        { name: 'amount', type: 'number', constraints: { minimum: 0 } },
+      ],
+      primaryKey: 'id',
+    }),
+  );
+  writeFileSync(join(dir, 'ledgers/good.csv'), 'id,amount\n1,10.5\n2,3\n');
+  writeFileSync(join(dir, 'ledgers/bad.csv'), 'id,amount\n1,10.5\n2,-3\n3,x\n');
+  writeFileSync(join(dir, 'misc/notes.txt'), 'not a pipeline file\n');
+  writeFileSync(join(dir, 'misc/q1 report+final é.csv'), 'a,b\n1,2\n');
+  stack = await LocalStack.start({ retryIntervalMs: 10 });
+
+  // Act
+  outcomes = await runFiles(stack, dir);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the pipeline, end to end through the local stack', () => {
+  it('gives every uploaded file a final recorded status', () => {
+    // Assess
+    expect(outcomes).toHaveLength(10);
+    expect(outcomes.filter((o) => o.status === 'MISSING')).toEqual([]);
+  });
+
+  it('stores upright image variants, decoded once per group', async () => {
+    // Assess
+    const rotated = outcome('incoming/photos/dev-board-rotated.jpg');
+    expect(rotated?.status).toBe('SUCCEEDED');
+    const plain = outcome('incoming/photos/dev-board.jpg');
+    const large = rotated?.outputs.find((key) => key.endsWith('/large.jpg')) ?? '';
+    const plainLarge = plain?.outputs.find((key) => key.endsWith('/large.jpg')) ?? '';
+    const [rotatedMeta, plainMeta] = await Promise.all([
+      sharp(await body(large)).metadata(),
+      sharp(await body(plainLarge)).metadata(),
+    ]);
+    // The rotated copy stores its pixels on their side with EXIF orientation 6; applied, it
+    // comes out with the same landscape shape as the plain photo.
+    expect(rotatedMeta.width).toBeGreaterThan(rotatedMeta.height ?? 0);
+    expect([rotatedMeta.width, rotatedMeta.height]).toEqual([plainMeta.width, plainMeta.height]);
+    expect(rotatedMeta.orientation).toBeUndefined();
+  });
+
+  it('quarantines a corrupt image with a named error and keeps the original', async () => {
+    // Assess
+    const corrupt = outcome('incoming/photos/dunes-truncated.jpg');
+    expect(corrupt?.status).toBe('QUARANTINED');
+    expect(corrupt?.error?.name).toBe('CorruptImage');
+    expect(await keys('quarantine/photos/dunes-truncated.jpg')).toContain(
+      'quarantine/photos/dunes-truncated.jpg',
+    );
+    expect(await keys('incoming/photos/dunes-truncated.jpg')).toHaveLength(1);
+  });
+
+  it('validates CSVs against the dataset schema and splits the rows', async () => {
+    // Assess
+    expect(outcome('incoming/ledgers/good.csv')?.status).toBe('SUCCEEDED');
+    const bad = outcome('incoming/ledgers/bad.csv');
+    expect(bad?.status).toBe('QUARANTINED');
+    expect(bad?.error?.name).toBe('CsvRejected');
+    expect((await body('validated/ledgers/bad/valid.csv')).toString()).toBe('id,amount\n1,10.5\n');
+    const report = JSON.parse((await body('validated/ledgers/bad/report.json')).toString());
+    expect(report.stats.invalidRows).toBe(2);
+  });
+
+  it('quarantines a file of no supported kind', () => {
+    // Assess
+    const notes = outcome('incoming/misc/notes.txt');
+    expect(notes?.status).toBe('QUARANTINED');
+    expect(notes?.error?.name).toBe('UnsupportedFileType');
+  });
+
+  it('decodes a key with spaces, "+" and non-ASCII characters as S3 encodes it', async () => {
+    // Assess
+    const weird = outcome(WEIRD_KEY);
+    expect(weird?.status).toBe('SUCCEEDED');
+    const [item] = await stack.ledger.history(stack.names.bucketName, WEIRD_KEY);
+    expect(item?.key).toBe(WEIRD_KEY);
+    expect(item?.dataset).toBe('misc');
+  });
+
+  it('records the run in the ledger and lands one aggregate per file through Firehose', async () => {
+    // Assess
+    const good = await stack.ledger.history(stack.names.bucketName, 'incoming/ledgers/good.csv');
+    expect(good.map((item) => item.status)).toEqual(['SUCCEEDED']);
+    const execution = await stack.sfn.send(
+      new DescribeExecutionCommand({ executionArn: good[0]?.executionId }),
+    );
+    expect(execution.status).toBe('SUCCEEDED');
+    const objects = await keys('aggregates/');
+    expect(objects.every((key) => /^aggregates\/\d{4}\/\d{2}\/\d{2}\/\d{2}\//.test(key))).toBe(
+      true,
+    );
+    const records = (await Promise.all(objects.map(body)))
+      .flatMap((data) => data.toString().split('\n').filter(Boolean))
+      .map((line) => JSON.parse(line) as AggregateRecord);
+    expect(records.map((r) => r.key).sort()).toEqual(outcomes.map((o) => o.key).sort());
+    expect(records.find((r) => r.key === 'incoming/ledgers/bad.csv')).toMatchObject({
+      dataset: 'ledgers',
+      outcome: 'QUARANTINED',
+      rows: 3,
+      invalidRows: 2,
+    });
+  });
+
+  it('skips a re-uploaded identical file as a duplicate', async () => {
+    // Act
+    const again = await runFiles(stack, dir);
+
+    // Assess
+    expect(new Set(again.map((o) => o.status))).toEqual(new Set(['SKIPPED_DUPLICATE']));
+    const history = await stack.ledger.history(stack.names.bucketName, 'incoming/ledgers/good.csv');
+    expect(history.map((item) => item.status)).toEqual(['SUCCEEDED', 'SKIPPED_DUPLICATE']);
+  }, 60_000);
+});
