@@ -95,6 +95,8 @@ export class SluiceFunction extends Construct {
         banner: ESM_REQUIRE_SHIM,
         sourceMap: true,
         minify: true,
+        // Error class names reach logs and stack traces; ASL matches the explicit `name` fields.
+        keepNames: true,
         // Bundle the SDK too, so the deployed code runs the versions the tests ran.
         externalModules: [],
         nodeModules: nodeModules.length > 0 ? nodeModules : undefined,

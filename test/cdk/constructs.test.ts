@@ -1,15 +1,23 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  type CfnFunction,
+  Code,
+  Function as LambdaFunction,
+  Runtime,
+} from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
+import { FUNCTIONS } from '../../functions/registry.ts';
 import { AggregatesDelivery } from '../../lib/aggregates-delivery.ts';
 import { AslStateMachine, taskResources } from '../../lib/asl-state-machine.ts';
 import { SluiceFunction } from '../../lib/sluice-function.ts';
 import { UploadTrigger } from '../../lib/upload-trigger.ts';
+import { SYNTH_TIMEOUT_MS } from './stack-fixture.ts';
 
 /** An ASL `${name}` substitution placeholder. */
 const placeholder = (name: string): string => `\${${name}}`;
@@ -24,7 +32,8 @@ function aslFile(name: string, states: Record<string, unknown>): string {
 }
 
 function fixtures() {
-  const stack = new Stack();
+  // Bundling skipped: these tests are about construct wiring, not code.
+  const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
   const table = new TableV2(stack, 'Table', {
     partitionKey: { name: 'pk', type: AttributeType.STRING },
   });
@@ -150,4 +159,33 @@ describe('input validation', () => {
       'Function TooSlow: timeoutSeconds must be 1–900, got 901',
     );
   });
+});
+
+describe('SluiceFunction', () => {
+  it(
+    'reserves the registry concurrency only when asked to',
+    () => {
+      // GIVEN the start function, once with a reservation and once without
+      const { stack } = fixtures();
+      const definition = FUNCTIONS.find((fn) => fn.id === 'StartExecution');
+      if (definition === undefined) throw new Error('registry has no StartExecution');
+      const reserved = new SluiceFunction(stack, 'Reserved', {
+        definition,
+        reserveConcurrency: true,
+      });
+      const unreserved = new SluiceFunction(stack, 'Unreserved', { definition });
+      // WHEN the template is read
+      const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+      const idOf = (fn: SluiceFunction) =>
+        stack.getLogicalId(fn.function.node.defaultChild as CfnFunction);
+      // THEN only the first carries ReservedConcurrentExecutions, equal to the registry's concurrency
+      expect(functions[idOf(reserved)]?.Properties.ReservedConcurrentExecutions).toBe(
+        definition.concurrency,
+      );
+      expect(functions[idOf(unreserved)]?.Properties).not.toHaveProperty(
+        'ReservedConcurrentExecutions',
+      );
+    },
+    SYNTH_TIMEOUT_MS,
+  );
 });

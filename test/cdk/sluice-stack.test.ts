@@ -9,6 +9,7 @@ import {
   ASL_FILE,
   aslText,
   logicalIdOf,
+  SYNTH_TIMEOUT_MS,
   type SynthesizedStack,
   synthesizeStack,
 } from './stack-fixture.ts';
@@ -25,7 +26,7 @@ beforeAll(() => {
   // GIVEN the stack built from the registry and the ASL file, WHEN it is synthesized once
   synth = synthesizeStack();
   template = synth.template;
-});
+}, SYNTH_TIMEOUT_MS);
 
 describe('uploads reach the start function', () => {
   it('routes only Object Created events under incoming/ of this bucket to the queue', () => {

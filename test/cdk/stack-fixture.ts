@@ -10,6 +10,9 @@ import { SluiceStack, type SluiceStackProps } from '../../lib/sluice-stack.ts';
 export const ASL_FILE = path.join(PROJECT_ROOT, 'statemachine', 'process-file.asl.json');
 export const aslText = (): string => readFileSync(ASL_FILE, 'utf8');
 
+/** A synth takes 2–4 s alone, several times that on a loaded two-core machine. */
+export const SYNTH_TIMEOUT_MS = 60_000;
+
 export interface SynthesizedStack {
   readonly stack: SluiceStack;
   readonly template: Template;
