@@ -60,7 +60,7 @@ export function substituteDefinition(text: string, substitutions: Record<string,
 }
 
 /** Every state in a definition, nested Parallel branches and Map processors included. */
-function* allStates(machine: Json): Generator<[string, Json]> {
+export function* allStates(machine: Json): Generator<[string, Json]> {
   for (const [name, state] of Object.entries<Json>(machine?.States ?? {})) {
     yield [name, state];
     for (const branch of state.Branches ?? []) yield* allStates(branch);
