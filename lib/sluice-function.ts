@@ -90,7 +90,6 @@ export class SluiceFunction extends Construct {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node24',
         mainFields: ['module', 'main'],
         banner: ESM_REQUIRE_SHIM,
         sourceMap: true,
@@ -105,6 +104,14 @@ export class SluiceFunction extends Construct {
           nodeModules.length > 0
             ? { npm_config_os: 'linux', npm_config_cpu: 'arm64', npm_config_libc: 'glibc' }
             : undefined,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          // The install copies the whole project's lock file next to the bundle; the function
+          // only needs the installed packages.
+          afterBundling: (_inputDir: string, outputDir: string) =>
+            nodeModules.length > 0 ? [`rm -f "${outputDir}/package-lock.json"`] : [],
+        },
       },
     });
   }
