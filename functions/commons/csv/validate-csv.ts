@@ -73,18 +73,28 @@ function cut(cell: string): string {
 }
 
 function describe(problem: RowProblem, rowNumber: number | null): string {
-  const at = `in row ${rowNumber}${problem.fieldName === null ? '' : ` and field "${problem.fieldName}"`}${problem.position === null ? '' : ` at position ${problem.position}`}`;
+  const field = problem.fieldName === null ? '' : ` and field "${problem.fieldName}"`;
+  const position = problem.position === null ? '' : ` at position ${problem.position}`;
+  const cell = `"${cut(problem.cell ?? '')}"`;
   switch (problem.type) {
     case 'type-error':
-      return `Type error in the cell "${cut(problem.cell ?? '')}" ${at}: ${problem.note}`;
+      return `Type error in the cell ${cell} in row ${rowNumber}${field}${position}: ${problem.note}`;
     case 'constraint-error':
-      return `Constraint error in the cell "${cut(problem.cell ?? '')}" ${at}: ${problem.note}`;
+      return `Constraint error in the cell ${cell} in row ${rowNumber}${field}${position}: ${problem.note}`;
+    case 'unique-error':
+      return `Row ${rowNumber} breaks the unique constraint of field "${problem.fieldName}": ${problem.note}`;
+    case 'primary-key':
+      return `Row ${rowNumber} breaks the primary key (${problem.fieldName}): ${problem.note}`;
     case 'formula-cell':
-      return `Cell "${cut(problem.cell ?? '')}" ${at} would run as a spreadsheet formula: ${problem.note}`;
+      return `Cell ${cell} in row ${rowNumber}${field}${position} would run as a spreadsheet formula: ${problem.note}`;
+    case 'blank-label':
+    case 'duplicate-label':
+    case 'incorrect-label':
+    case 'missing-label':
+    case 'extra-label':
+      return `Header error (${problem.type})${position}: ${problem.note}`;
     default:
-      return rowNumber === 1 && problem.type.endsWith('-label')
-        ? `Header error ${problem.position === null ? '' : `at position ${problem.position}`}: ${problem.note}`
-        : `Row ${rowNumber} ${problem.type.replace('-', ' ')}${problem.fieldName === null ? '' : ` in field "${problem.fieldName}"`}${problem.position === null ? '' : ` at position ${problem.position}`}: ${problem.note}`;
+      return `Row ${rowNumber} (${problem.type})${problem.fieldName === null ? '' : ` in field "${problem.fieldName}"`}${position}: ${problem.note}`;
   }
 }
 
