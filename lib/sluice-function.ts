@@ -102,7 +102,13 @@ export class SluiceFunction extends Construct {
         // `npm ci` picks optional platform packages (sharp's @img/sharp-linux-arm64) from these.
         environment:
           nodeModules.length > 0
-            ? { npm_config_os: 'linux', npm_config_cpu: 'arm64', npm_config_libc: 'glibc' }
+            ? {
+                npm_config_os: 'linux',
+                npm_config_cpu: 'arm64',
+                npm_config_libc: 'glibc',
+                // Synth should not need the registry when the npm cache already has the tarballs.
+                npm_config_prefer_offline: 'true',
+              }
             : undefined,
         commandHooks: {
           beforeBundling: () => [],

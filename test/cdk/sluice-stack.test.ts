@@ -381,6 +381,13 @@ describe('ledger and aggregates', () => {
     });
   });
 
+  it('keeps the aggregate stream to one encrypted shard', () => {
+    template.hasResourceProperties('AWS::Kinesis::Stream', {
+      ShardCount: 1,
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+    });
+  });
+
   it('lets the publisher put records on the stream', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [
