@@ -280,9 +280,8 @@ export class LocalStepFunctions {
   ): Promise<void> {
     const logging = (async () => {
       for await (const event of execution.eventLogs) {
-        const { type, timestamp, ...details } = event as { type: string; timestamp: number };
         const id = record.history.length + 1;
-        record.history.push({ id, previousEventId: id - 1, timestamp, type, ...details });
+        record.history.push({ id, previousEventId: id - 1, ...historyEvent(event) });
       }
     })();
     try {
@@ -350,5 +349,53 @@ export class LocalStepFunctions {
         message: failure.message,
       });
     }
+  }
+}
+
+/**
+ * Maps the interpreter's event log to GetExecutionHistory's shapes, so the SDK, which drops
+ * members it does not know, delivers the details that the console and the CLI read.
+ */
+function historyEvent(event: Json): { type: string; timestamp: number } & Record<string, Json> {
+  const { timestamp } = event as { timestamp: number };
+  const text = (value: Json) => (value === undefined ? undefined : JSON.stringify(value));
+  const failure = { error: event.Error, cause: text(event.Cause) };
+  switch (event.type) {
+    case 'ExecutionStarted':
+      return {
+        type: event.type,
+        timestamp,
+        executionStartedEventDetails: { input: text(event.input) },
+      };
+    case 'ExecutionSucceeded':
+      return {
+        type: event.type,
+        timestamp,
+        executionSucceededEventDetails: { output: text(event.output) },
+      };
+    case 'ExecutionFailed':
+      return { type: event.type, timestamp, executionFailedEventDetails: failure };
+    case 'StateEntered':
+      return {
+        type: `${event.state.type}StateEntered`,
+        timestamp,
+        stateEnteredEventDetails: { name: event.state.name, input: text(event.state.input) },
+      };
+    case 'StateExited':
+      return {
+        type: `${event.state.type}StateExited`,
+        timestamp,
+        stateExitedEventDetails: { name: event.state.name, output: text(event.state.output) },
+      };
+    case 'StateFailed':
+    case 'StateRetried':
+    case 'StateCaught':
+      return {
+        type: event.state.type === 'Task' ? 'TaskFailed' : `${event.state.type}StateFailed`,
+        timestamp,
+        taskFailedEventDetails: { resource: event.state.name, ...failure },
+      };
+    default:
+      return { type: event.type, timestamp };
   }
 }
