@@ -99,7 +99,7 @@ try {
   });
   console.log(`overhead / transform ratio: ${(overhead / transform).toFixed(2)}`);
   console.log(
-    `wall time for the batch: ${wall} ms (${(wall / outcomes.length).toFixed(1)} ms per file)`,
+    `throughput: ${batch.length} files at once in ${wall} ms (${(wall / batch.length).toFixed(1)} ms per file)`,
   );
 } finally {
   await stack.close();
