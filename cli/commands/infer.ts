@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { CsvError, inferSchema } from '#commons/csv/index.ts';
-import { assertReadableFile } from './validate.ts';
+import { assertReadableFile, exitOnUsageError } from './validate.ts';
 
 function positiveInteger(value: string): number {
   const parsed = Number(value);
@@ -29,16 +29,20 @@ export function inferCommand(): Command {
         '            1 the file is unusable (not UTF-8, empty, an oversized field or row);\n' +
         '            2 usage or IO errors (missing file, bad --sample-rows).',
     )
-    .action(async (csv: string, options: { sampleRows: number }) => {
-      await assertReadableFile(csv);
-      try {
-        const schema = await inferSchema(createReadStream(csv), { sampleRows: options.sampleRows });
-        process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
-        process.exitCode = 0;
-      } catch (error) {
-        if (!(error instanceof CsvError)) throw error;
-        process.stderr.write(`sluice: ${error.name}: ${error.message}\n`);
-        process.exitCode = 1;
-      }
-    });
+    .action((csv: string, options: { sampleRows: number }) =>
+      runInfer(csv, options.sampleRows).catch(exitOnUsageError),
+    );
+}
+
+async function runInfer(csv: string, sampleRows: number): Promise<void> {
+  await assertReadableFile(csv);
+  try {
+    const schema = await inferSchema(createReadStream(csv), { sampleRows });
+    process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
+    process.exitCode = 0;
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    process.stderr.write(`sluice: ${error.name}: ${error.message}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -10,10 +10,28 @@ import {
   type TableSchema,
   validateCsv,
 } from '#commons/csv/index.ts';
+import { ConfigurationError } from '#commons/errors.ts';
+import { EXIT_USAGE } from '../program.ts';
 
 /** `data/orders.csv` → `data/orders.sluice/`: next to the input, ignored by git like `.sluice/`. */
 export function defaultOutDir(csv: string): string {
   return join(dirname(csv), `${basename(csv, extname(csv))}.sluice`);
+}
+
+/** A problem with the command line or the files it names, rather than with the CSV data. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/**
+ * Reports usage, configuration and IO errors (exit 2) on stderr; anything else is a bug and
+ * propagates to `main`.
+ */
+export function exitOnUsageError(error: unknown): void {
+  const io = error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+  if (!(error instanceof UsageError || error instanceof ConfigurationError || io)) throw error;
+  process.stderr.write(`sluice: ${(error as Error).message}\n`);
+  process.exitCode = EXIT_USAGE;
 }
 
 /** Reads and checks a schema file; IO and JSON problems say which file is at fault. */
@@ -22,13 +40,13 @@ export async function readSchemaFile(path: string): Promise<TableSchema> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read schema ${path}: ${(error as Error).message}`);
+    throw new UsageError(`cannot read schema ${path}: ${(error as Error).message}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new Error(`schema ${path} is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`schema ${path} is not valid JSON: ${(error as Error).message}`);
   }
   return parseTableSchema(json);
 }
@@ -36,8 +54,8 @@ export async function readSchemaFile(path: string): Promise<TableSchema> {
 /** Fails with a usage error (exit 2) unless `path` is a readable regular file. */
 export async function assertReadableFile(path: string): Promise<void> {
   const info = await stat(path).catch(() => undefined);
-  if (info === undefined) throw new Error(`no such file: ${path}`);
-  if (!info.isFile()) throw new Error(`not a file: ${path}`);
+  if (info === undefined) throw new UsageError(`no such file: ${path}`);
+  if (!info.isFile()) throw new UsageError(`not a file: ${path}`);
 }
 
 /** A report for a file rejected as a whole (bad encoding, oversized row), so report.json always exists. */
@@ -111,33 +129,42 @@ export function validateCommand(): Command {
         '              report.json then holds the reason;\n' +
         '            2 usage or IO errors: missing or unreadable file, invalid schema, bad options.',
     )
-    .action(async (csv: string, options: { schema?: string; out?: string; json?: boolean }) => {
-      await assertReadableFile(csv);
-      const schema =
-        options.schema === undefined ? undefined : await readSchemaFile(options.schema);
-      const outDir = options.out ?? defaultOutDir(csv);
-      await mkdir(outDir, { recursive: true });
-      const paths = {
-        report: join(outDir, 'report.json'),
-        valid: join(outDir, 'valid.csv'),
-        invalid: join(outDir, 'invalid.csv'),
-      };
-      const valid = createWriteStream(paths.valid);
-      const invalid = createWriteStream(paths.invalid);
-      let report: CsvReport;
-      try {
-        report = await validateCsv(createReadStream(csv), schema, { valid, invalid });
-        await Promise.all([finished(valid), finished(invalid)]);
-      } catch (error) {
-        if (!(error instanceof CsvError)) throw error;
-        // Partial split outputs of an unusable file would mislead: keep only the report.
-        await Promise.all([rm(paths.valid, { force: true }), rm(paths.invalid, { force: true })]);
-        report = rejectedReport(error);
-      }
-      await writeFile(paths.report, `${JSON.stringify(report, null, 2)}\n`);
-      process.stdout.write(
-        options.json ? `${JSON.stringify(report, null, 2)}\n` : summary(csv, report, outDir),
-      );
-      process.exitCode = report.valid ? 0 : 1;
-    });
+    .action((csv: string, options: ValidateCliOptions) =>
+      runValidate(csv, options).catch(exitOnUsageError),
+    );
+}
+
+interface ValidateCliOptions {
+  readonly schema?: string;
+  readonly out?: string;
+  readonly json?: boolean;
+}
+
+async function runValidate(csv: string, options: ValidateCliOptions): Promise<void> {
+  await assertReadableFile(csv);
+  const schema = options.schema === undefined ? undefined : await readSchemaFile(options.schema);
+  const outDir = options.out ?? defaultOutDir(csv);
+  await mkdir(outDir, { recursive: true });
+  const paths = {
+    report: join(outDir, 'report.json'),
+    valid: join(outDir, 'valid.csv'),
+    invalid: join(outDir, 'invalid.csv'),
+  };
+  const valid = createWriteStream(paths.valid);
+  const invalid = createWriteStream(paths.invalid);
+  let report: CsvReport;
+  try {
+    report = await validateCsv(createReadStream(csv), schema, { valid, invalid });
+    await Promise.all([finished(valid), finished(invalid)]);
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    // Partial split outputs of an unusable file would mislead: keep only the report.
+    await Promise.all([rm(paths.valid, { force: true }), rm(paths.invalid, { force: true })]);
+    report = rejectedReport(error);
+  }
+  await writeFile(paths.report, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(
+    options.json ? `${JSON.stringify(report, null, 2)}\n` : summary(csv, report, outDir),
+  );
+  process.exitCode = report.valid ? 0 : 1;
 }
