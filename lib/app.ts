@@ -1,4 +1,4 @@
-import { App } from 'aws-cdk-lib';
+import { App, Tags } from 'aws-cdk-lib';
 import { SluiceStack } from './sluice-stack.ts';
 
 const app = new App();
@@ -10,5 +10,9 @@ const region = process.env.CDK_DEFAULT_REGION;
 new SluiceStack(app, 'Sluice', {
   description: 'sluice: serverless file-ETL pipeline (images and CSV) on Step Functions',
   env: account && region ? { account, region } : undefined,
-  reserveConcurrency: app.node.tryGetContext('sluice:reserveConcurrency') === true,
+  // `-c sluice:reserveConcurrency=true` arrives as a string, cdk.json's value as a boolean.
+  reserveConcurrency: String(app.node.tryGetContext('sluice:reserveConcurrency')) === 'true',
 });
+
+// Lets cost allocation and resource groups find everything sluice deploys.
+Tags.of(app).add('project', 'sluice');

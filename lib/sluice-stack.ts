@@ -148,5 +148,9 @@ export class SluiceStack extends Stack {
       description: 'ProcessFile',
     });
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Run ledger' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: this.uploads.deadLetterQueue.queueUrl,
+      description: 'Upload events the start function failed on; redrive once fixed',
+    });
   }
 }

@@ -409,9 +409,12 @@ describe('ledger and aggregates', () => {
     });
   });
 
-  it('outputs the bucket, the state machine and the table', () => {
+  it('outputs the bucket, the state machine, the table and the dead-letter queue', () => {
     template.hasOutput('BucketName', { Value: bucketRef() });
     template.hasOutput('StateMachineArn', { Value: { Ref: stateMachineId() } });
     template.hasOutput('TableName', { Value: tableRef() });
+    template.hasOutput('DeadLetterQueueUrl', {
+      Value: { Ref: logicalIdOf(template, 'AWS::SQS::Queue', 'UploadsDeadLetterQueue') },
+    });
   });
 });
