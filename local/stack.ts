@@ -130,6 +130,8 @@ export class LocalStack {
           AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
           POWERTOOLS_SERVICE_NAME: 'sluice',
           POWERTOOLS_LOG_LEVEL: 'INFO',
+          // Keeps function logs JSON-only; on AWS the functions run on a current Node LTS.
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         },
         envFor: (fn) => environmentFor(fn, NAMES),
         functionName: (fn) => functionName(fn.id),
