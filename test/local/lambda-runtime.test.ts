@@ -1,0 +1,108 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FunctionDefinition } from '../../functions/registry.ts';
+import { LambdaInvokeError, LocalLambdaRuntime } from '../../local/lambda-runtime.ts';
+import { PROJECT_ROOT } from '../../local/stack.ts';
+
+const probe: FunctionDefinition = {
+  id: 'Probe',
+  entry: 'test/fixtures/functions/probe.ts',
+  description: 'test probe',
+  memorySize: 128,
+  timeoutSeconds: 1,
+  concurrency: 2,
+  access: [],
+};
+
+let runtime: LocalLambdaRuntime;
+let logDir: string;
+
+beforeAll(() => {
+  logDir = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
+  runtime = new LocalLambdaRuntime({
+    functions: [probe],
+    baseEnv: { PATH: process.env.PATH ?? '' },
+    envFor: () => ({ PROBE_VALUE: 'from-registry' }),
+    functionName: (fn) => `sluice-${fn.id}`,
+    logDir,
+    projectRoot: PROJECT_ROOT,
+    region: 'us-east-1',
+    account: '000000000000',
+  });
+});
+
+afterAll(async () => {
+  await runtime.close();
+  rmSync(logDir, { recursive: true, force: true });
+});
+
+describe('the local Lambda runtime', () => {
+  it('gives the handler a real context and its registry env, and stays warm', async () => {
+    // Act
+    const first = (await runtime.invoke('Probe', { action: 'echo' })) as Record<string, unknown>;
+    const second = (await runtime.invoke('Probe', { action: 'echo' })) as Record<string, unknown>;
+
+    // Assess
+    expect(first).toMatchObject({ functionName: 'sluice-Probe', env: 'from-registry' });
+    expect(first.remainingMs).toBeGreaterThan(0);
+    expect(first.remainingMs).toBeLessThanOrEqual(1000);
+    expect(second.requestId).not.toBe(first.requestId);
+    expect(second.invocations).toBe(2);
+  });
+
+  it('reports a thrown error by its name, as Lambda reports errorType', async () => {
+    // Act
+    const failure = await runtime.invoke('Probe', { action: 'throw' }).catch((e: unknown) => e);
+
+    // Assess
+    expect(failure).toBeInstanceOf(LambdaInvokeError);
+    expect((failure as LambdaInvokeError).name).toBe('ProbeFailure');
+    expect(JSON.parse((failure as LambdaInvokeError).toCause())).toMatchObject({
+      errorType: 'ProbeFailure',
+      errorMessage: 'asked to fail',
+    });
+  });
+
+  it('ends an invocation at its timeout, and only that environment', async () => {
+    // Act
+    const [slow, fast] = await Promise.allSettled([
+      runtime.invoke('Probe', { action: 'sleep', ms: 5000 }),
+      runtime.invoke('Probe', { action: 'echo' }),
+    ]);
+
+    // Assess
+    expect(slow.status === 'rejected' && (slow.reason as Error).name).toBe('Sandbox.Timedout');
+    expect(fast.status).toBe('fulfilled');
+    expect(await runtime.invoke('Probe', { action: 'echo' })).toMatchObject({
+      env: 'from-registry',
+    });
+  });
+
+  it('survives a handler that kills its environment', async () => {
+    // Act
+    const crash = await runtime.invoke('Probe', { action: 'crash' }).catch((e: unknown) => e);
+    const after = await runtime.invoke('Probe', { action: 'echo' });
+
+    // Assess
+    expect((crash as Error).name).toBe('Runtime.ExitError');
+    expect(after).toMatchObject({ functionName: 'sluice-Probe' });
+  });
+
+  it('runs at most the registry concurrency at once', async () => {
+    // Act
+    const results = (await Promise.all(
+      Array.from({ length: 6 }, () => runtime.invoke('Probe', { action: 'sleep', ms: 200 })),
+    )) as { environmentId: string }[];
+
+    // Assess: six overlapping invocations share the two environments the registry allows.
+    expect(results).toHaveLength(6);
+    expect(new Set(results.map((result) => result.environmentId)).size).toBe(2);
+  });
+
+  it('keeps each function log in its own file under the log dir', () => {
+    // Assess
+    expect(readFileSync(runtime.logFile('Probe'), 'utf8')).toContain('"message":"probe invoked"');
+  });
+});
