@@ -246,10 +246,11 @@ async function main(): Promise<void> {
   const binary = findVipsthumbnail();
   const out = join(WORK, 'out');
 
-  const times: Record<'largestOnly' | 'perVariant' | 'sluice' | 'engine', number[]> = {
+  const times: Record<'largestOnly' | 'perVariant' | 'sluice' | 'startup' | 'engine', number[]> = {
     largestOnly: [],
     perVariant: [],
     sluice: [],
+    startup: [],
     engine: [],
   };
   // Rounds interleave the contenders, so drift in machine load touches each alike.
@@ -259,6 +260,7 @@ async function main(): Promise<void> {
       ['largestOnly', binary ? () => vipsthumbnail(binary, files, [LARGEST], out) : undefined],
       ['perVariant', binary ? () => vipsthumbnail(binary, files, SIZES, out) : undefined],
       ['sluice', () => sluiceResize(PHOTOS, out)],
+      ['startup', () => run(process.execPath, [join(ROOT, 'cli', 'sluice.js'), '--version'])],
       ['engine', () => engineInProcess(files)],
     ] as const) {
       if (!task) continue;
@@ -284,7 +286,8 @@ async function main(): Promise<void> {
   }
   lines.push(
     `(3) sluice resize <dir>, all variants    ${seconds(times.sluice)}   (CLI, process start-up included)`,
-    `    engine in-process, all variants      ${seconds(times.engine)}`,
+    `    of which CLI start-up (sluice --version) ${seconds(times.startup)}`,
+    `    engine in-process, all variants      ${seconds(times.engine)}   (as the Lambda handler runs it)`,
   );
   if (binary) {
     const ratio = median(times.sluice) / median(times.largestOnly);

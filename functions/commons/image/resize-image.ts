@@ -91,8 +91,9 @@ function toImageError(error: unknown): Error {
     return new UnsupportedImageFormat(`The image format is not supported: ${message}`);
   }
   if (/pixel limit/i.test(message)) return new ImageTooLarge(`The image is too large: ${message}`);
-  if (/timeout/i.test(message))
+  if (/timeout/i.test(message)) {
     return new ImageTimeout(`Processing the image timed out: ${message}`);
+  }
   return new CorruptImage(`The image could not be decoded: ${message}`);
 }
 
@@ -328,18 +329,15 @@ async function decodeOnce(
   }
   // 16-bit and greyscale sources become 8-bit sRGB here, so every encoder sees the same layout.
   pipeline = pipeline.toColourspace('srgb');
-  const { data, info } = await (options.keepMetadata
-    ? pipeline.keepMetadata().png({ compressionLevel: 0 })
-    : pipeline.raw({ depth: 'uchar' })
-  )
+  if (!options.keepMetadata) return rawPixels(pipeline);
+  const { data, info } = await pipeline
+    .keepMetadata()
+    .png({ compressionLevel: 0 })
     .toBuffer({ resolveWithObject: true })
     .catch((error) => {
       throw toImageError(error);
     });
-  const base = options.keepMetadata
-    ? sharp(data)
-    : sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
-  return { base, width: info.width, height: info.height };
+  return { base: sharp(data), width: info.width, height: info.height };
 }
 
 /**
@@ -363,8 +361,9 @@ export async function resizeImage(
     maxBytes: options.maxBytes ?? DEFAULT_IMAGE_CONFIG.maxBytes,
     timeoutMs: options.timeoutMs ?? DEFAULT_IMAGE_CONFIG.timeoutMs,
   };
-  if (variants.length === 0)
+  if (variants.length === 0) {
     throw new InvalidVariantConfig('resizeImage needs at least one variant');
+  }
   if (input.length === 0) throw new CorruptImage('The file is empty (0 bytes).');
   if (input.length > settings.maxBytes) {
     throw new ImageTooLarge(
