@@ -2,7 +2,11 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+} from '@aws-sdk/client-sfn';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AggregateRecord } from '../../functions/commons/types.ts';
@@ -136,6 +140,16 @@ describe('the pipeline, end to end through the local stack', () => {
       new DescribeExecutionCommand({ executionArn: good[0]?.executionId }),
     );
     expect(execution.status).toBe('SUCCEEDED');
+    const listed = await stack.sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: stack.names.stateMachineArn }),
+    );
+    expect(listed.executions).toHaveLength(outcomes.length);
+    const image = outcome('incoming/photos/dunes.jpg');
+    const { events = [] } = await stack.sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: image?.executionId ?? '' }),
+    );
+    const entered = events.flatMap((event) => event.stateEnteredEventDetails?.name ?? []);
+    expect(entered).toEqual(expect.arrayContaining(['Claim', 'ResizeVariants', 'ResizeGroup']));
     const objects = await keys('aggregates/');
     expect(objects.every((key) => /^aggregates\/\d{4}\/\d{2}\/\d{2}\/\d{2}\//.test(key))).toBe(
       true,
