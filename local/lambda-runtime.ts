@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { build } from 'esbuild';
 import type { FunctionDefinition } from '../functions/registry.ts';
 
 const WORKER = new URL('./lambda-worker.js', import.meta.url);
@@ -36,6 +37,31 @@ interface Environment {
   discarded?: boolean;
 }
 
+/**
+ * Bundles each handler with esbuild, as CDK's NodejsFunction does for Lambda, so an environment
+ * starts by loading one JS file instead of compiling TypeScript. Packages stay external and
+ * resolve from the project's node_modules, which is why the bundles live under it.
+ */
+async function bundleHandlers(
+  functions: readonly FunctionDefinition[],
+  projectRoot: string,
+): Promise<Map<string, string>> {
+  const outdir = join(projectRoot, 'node_modules', '.cache', 'sluice', 'functions');
+  await build({
+    entryPoints: Object.fromEntries(functions.map((fn) => [fn.id, resolve(projectRoot, fn.entry)])),
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'inline',
+    logLevel: 'error',
+  });
+  return new Map(functions.map((fn) => [fn.id, join(outdir, `${fn.id}.mjs`)]));
+}
+
 export interface LambdaRuntimeOptions {
   readonly functions: readonly FunctionDefinition[];
   /** Env of every function beyond its registry env: endpoints, region, credentials. */
@@ -63,9 +89,20 @@ export class LocalLambdaRuntime {
   private inFlightCount = 0;
   private closed = false;
 
-  constructor(private readonly options: LambdaRuntimeOptions) {
+  private constructor(
+    private readonly options: LambdaRuntimeOptions,
+    private readonly bundles: ReadonlyMap<string, string>,
+  ) {
     this.byId = new Map(options.functions.map((fn) => [fn.id, fn]));
     mkdirSync(options.logDir, { recursive: true });
+  }
+
+  /** Bundles every handler, then serves invocations. */
+  static async create(options: LambdaRuntimeOptions): Promise<LocalLambdaRuntime> {
+    return new LocalLambdaRuntime(
+      options,
+      await bundleHandlers(options.functions, options.projectRoot),
+    );
   }
 
   /** Invocations under way or waiting for an environment. */
@@ -166,7 +203,7 @@ export class LocalLambdaRuntime {
     const functionName = options.functionName(fn);
     const worker = new Worker(WORKER, {
       workerData: {
-        entry: resolve(options.projectRoot, fn.entry),
+        entry: this.bundles.get(fn.id),
         functionName,
         memorySize: fn.memorySize,
         region: options.region,
@@ -180,6 +217,7 @@ export class LocalLambdaRuntime {
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       },
+      execArgv: ['--enable-source-maps'],
       stdout: true,
       stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: fn.memorySize },

@@ -1,11 +1,8 @@
-// One local Lambda execution environment: a worker thread that loads the handler module once
-// (warm starts) and runs one invocation at a time. Plain JS because it registers tsx itself.
+// One local Lambda execution environment: a worker thread that loads the handler's bundle once
+// (warm starts) and runs one invocation at a time.
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import { register } from 'tsx/esm/api';
-
-register();
 
 function serialize(error) {
   if (error instanceof Error) {

@@ -112,7 +112,7 @@ export class LocalStack {
 
       const logDir = join(root, 'logs');
       let sfnEndpoint = '';
-      const runtime = new LocalLambdaRuntime({
+      const runtime = await LocalLambdaRuntime.create({
         functions: FUNCTIONS,
         baseEnv: {
           ...inheritedEnv(),

@@ -19,9 +19,9 @@ const probe: FunctionDefinition = {
 let runtime: LocalLambdaRuntime;
 let logDir: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   logDir = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
-  runtime = new LocalLambdaRuntime({
+  runtime = await LocalLambdaRuntime.create({
     functions: [probe],
     baseEnv: { PATH: process.env.PATH ?? '' },
     envFor: () => ({ PROBE_VALUE: 'from-registry' }),
