@@ -10,11 +10,20 @@ export interface ResolvedDialect {
   readonly lineTerminator: '\n' | '\r\n' | '\r';
 }
 
-/** Receives the records of a CSV file in order. `raw` is the record's exact text, terminator included. */
+/**
+ * Receives the records of a CSV file in order. A record's exact source text, terminator included,
+ * is `text.slice(start, end)`; offsets rather than a slice let a sink copy runs of records at once.
+ */
 export interface CsvRecordSink {
   header(cells: string[], raw: string, dialect: ResolvedDialect): void;
   /** Returns `false` to stop reading (schema inference needs only a sample). */
-  record(cells: string[], raw: string, malformedQuotes: boolean): boolean | undefined;
+  record(
+    cells: string[],
+    text: string,
+    start: number,
+    end: number,
+    malformedQuotes: boolean,
+  ): boolean | undefined;
   /** Called between input chunks: the place to wait for a slow output (backpressure). */
   flush?(): Promise<void> | undefined;
 }
@@ -113,13 +122,13 @@ export async function readCsv(
   let stopped = false;
 
   // Fields are measured in UTF-16 code units: equal to bytes for ASCII, an undercount otherwise.
-  const checkSize = (cells: string[], raw: string): void => {
-    if (raw.length > maxRowBytes) {
+  const checkSize = (cells: string[], length: number): void => {
+    if (length > maxRowBytes) {
       throw new CsvRowTooLarge(
-        `Row ${rowNumber} is ${raw.length} bytes, over the ${maxRowBytes}-byte limit`,
+        `Row ${rowNumber} is ${length} bytes, over the ${maxRowBytes}-byte limit`,
       );
     }
-    if (raw.length <= maxFieldBytes) return;
+    if (length <= maxFieldBytes) return;
     cells.forEach((cell, index) => {
       if (cell.length > maxFieldBytes) {
         throw new CsvFieldTooLarge(
@@ -134,18 +143,18 @@ export async function readCsv(
   const step = (result: Papa.ParseResult<string[]>): void => {
     const cells = result.data[0];
     const end = result.meta.cursor;
-    const raw = text.slice(rowStart, end);
+    const start = rowStart;
     rowStart = end;
     // A chunk that ends on a terminator leaves papaparse an empty last "row": not a record.
-    if (cells === undefined || raw === '') return;
+    if (cells === undefined || end === start) return;
     rowNumber++;
-    checkSize(cells, raw);
+    checkSize(cells, end - start);
     if (dialect === undefined) return;
     if (rowNumber === 1) {
-      sink.header(cells, raw, dialect);
+      sink.header(cells, text.slice(start, end), dialect);
       return;
     }
-    if (sink.record(cells, raw, result.errors.length > 0) === false) {
+    if (sink.record(cells, text, start, end, result.errors.length > 0) === false) {
       stopped = true;
       parser?.abort();
     }

@@ -81,9 +81,10 @@ function lowerBound(values: BigUint64Array, target: bigint, end = values.length)
  * disk only for the ~0.1% of new keys the filter cannot rule out. Call `close()` to delete the runs.
  */
 export class UniqueKeyIndex {
-  private readonly slots: number;
-  private readonly his: Uint32Array;
-  private readonly los: Uint32Array;
+  private readonly maxSlots: number;
+  private slots: number;
+  // Interleaved [lo, hi] pairs: one cache line per probe instead of two.
+  private table: Uint32Array;
   private count = 0;
   private readonly groups: RunGroup[] = [];
   private readonly tmpDir: string;
@@ -94,9 +95,10 @@ export class UniqueKeyIndex {
 
   constructor(options: UniqueKeyIndexOptions = {}) {
     const memoryKeys = Math.max(8, options.memoryKeys ?? 1 << 20);
-    this.slots = 2 ** Math.ceil(Math.log2(memoryKeys * 2));
-    this.his = new Uint32Array(this.slots);
-    this.los = new Uint32Array(this.slots);
+    this.maxSlots = 2 ** Math.ceil(Math.log2(memoryKeys * 2));
+    // Small files stay in a small, cache-friendly table; it doubles up to maxSlots.
+    this.slots = Math.min(this.maxSlots, 1 << 16);
+    this.table = new Uint32Array(this.slots * 2);
     this.tmpDir = options.tmpDir ?? tmpdir();
   }
 
@@ -104,19 +106,39 @@ export class UniqueKeyIndex {
   add(key: string): boolean {
     this.hash(key);
     const { hi, lo } = this;
+    const table = this.table;
     const mask = this.slots - 1;
     let slot = hi & mask;
     for (;;) {
-      const slotLo = this.los[slot] as number;
+      const slotLo = table[2 * slot] as number;
       if (slotLo === 0) break;
-      if (slotLo === lo && this.his[slot] === hi) return false;
+      if (slotLo === lo && table[2 * slot + 1] === hi) return false;
       slot = (slot + 1) & mask;
     }
     if (this.groups.length > 0 && this.inRuns(hi, lo)) return false;
-    this.his[slot] = hi;
-    this.los[slot] = lo;
-    if (++this.count >= this.slots / 2) this.spill();
+    table[2 * slot] = lo;
+    table[2 * slot + 1] = hi;
+    if (++this.count >= this.slots / 2) {
+      if (this.slots < this.maxSlots) this.grow();
+      else this.spill();
+    }
     return true;
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.slots *= 2;
+    this.table = new Uint32Array(this.slots * 2);
+    const mask = this.slots - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      const lo = old[i] as number;
+      if (lo === 0) continue;
+      const hi = old[i + 1] as number;
+      let slot = hi & mask;
+      while (this.table[2 * slot] !== 0) slot = (slot + 1) & mask;
+      this.table[2 * slot] = lo;
+      this.table[2 * slot + 1] = hi;
+    }
   }
 
   /** Deletes the spilled runs. The index cannot be used afterwards. */
@@ -184,9 +206,9 @@ export class UniqueKeyIndex {
     const halves = new Uint32Array(sorted.buffer);
     let n = 0;
     for (let slot = 0; slot < this.slots; slot++) {
-      const lo = this.los[slot] as number;
+      const lo = this.table[2 * slot] as number;
       if (lo === 0) continue;
-      const hi = this.his[slot] as number;
+      const hi = this.table[2 * slot + 1] as number;
       halves[2 * n] = lo;
       halves[2 * n + 1] = hi;
       group.bloom.add(hi, lo);
@@ -198,8 +220,7 @@ export class UniqueKeyIndex {
     const samples = new BigUint64Array(Math.ceil(n / SAMPLE_EVERY));
     for (let i = 0; i < samples.length; i++) samples[i] = sorted[i * SAMPLE_EVERY] as bigint;
     group.runs.push({ fd, count: n, samples });
-    this.his.fill(0);
-    this.los.fill(0);
+    this.table.fill(0);
     this.count = 0;
   }
 }

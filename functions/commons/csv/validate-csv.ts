@@ -157,6 +157,15 @@ export async function validateCsv(
   let terminator = '\n';
   let delimiter = ',';
   const validParts: string[] = [];
+  // The pending run of consecutive accepted records, copied with one slice instead of one per row.
+  let runText = '';
+  let runStart = 0;
+  let runEnd = 0;
+  const flushRun = (): void => {
+    if (runEnd > runStart) validParts.push(runText.slice(runStart, runEnd));
+    runStart = 0;
+    runEnd = 0;
+  };
   const invalidParts: string[] = [];
   const keyColumns: { name: string; column: number }[] = [];
   const uniqueColumns: { name: string; column: number; position: number; index: UniqueKeyIndex }[] =
@@ -421,7 +430,13 @@ export async function validateCsv(
           ['_row_number', '_errors', ...cells].map(quote).join(delimiter) + terminator,
         );
     },
-    record(cells: string[], raw: string, malformedQuotes: boolean): boolean {
+    record(
+      cells: string[],
+      text: string,
+      start: number,
+      end: number,
+      malformedQuotes: boolean,
+    ): boolean {
       rowNumber++;
       report.stats.rows++;
       let formulas = false;
@@ -462,16 +477,27 @@ export async function validateCsv(
         ? cells.map((cell) => (isFormula(cell) ? `'${cell}` : cell))
         : cells;
       if (problems === undefined) {
-        if (sinks.valid !== undefined)
+        if (sinks.valid === undefined) return true;
+        // Only the file's last record can lack a terminator: it is the last one of its text.
+        const unterminated = end === text.length && !text.endsWith(terminator);
+        if (formulas || unterminated) {
+          flushRun();
           validParts.push(
             formulas
               ? safeCells.map(quote).join(delimiter) + terminator
-              : raw.endsWith(terminator)
-                ? raw
-                : raw + terminator,
+              : `${text.slice(start, end)}${terminator}`,
           );
+        } else if (text === runText && start === runEnd) {
+          runEnd = end;
+        } else {
+          flushRun();
+          runText = text;
+          runStart = start;
+          runEnd = end;
+        }
         return true;
       }
+      flushRun();
       report.stats.invalidRows++;
       for (const problem of problems) record(problem, rowNumber);
       if (sinks.invalid !== undefined) {
@@ -485,6 +511,7 @@ export async function validateCsv(
       return true;
     },
     async flush(): Promise<void> {
+      flushRun();
       await Promise.all([write(sinks.valid, validParts), write(sinks.invalid, invalidParts)]);
     },
   };
