@@ -207,13 +207,14 @@ describe('resizeImage', () => {
     expect(Math.abs((pixel[1] ?? 0) - 0x30)).toBeLessThan(6);
   });
 
-  it('keeps EXIF and the ICC profile when asked', async () => {
+  it('keeps EXIF and the ICC profile when asked, with orientation reset to upright', async () => {
     // Prepare
     const tagged = await sharp({
       create: { width: 64, height: 48, channels: 3, background: '#c03020' },
     })
       .withExif({ IFD0: { Copyright: 'sluice test' } })
       .withIccProfile('p3')
+      .withMetadata({ orientation: 6 })
       .jpeg()
       .toBuffer();
     const sourceIcc = (await sharp(tagged).metadata()).icc;
@@ -233,7 +234,8 @@ describe('resizeImage', () => {
       const metadata = await sharp(variant.data).metadata();
       expect(metadata.exif?.toString('latin1')).toContain('sluice test');
       expect(metadata.icc).toEqual(sourceIcc);
-      expect(metadata).toMatchObject({ width: 32, height: 24 });
+      // Turned upright once, so a viewer obeying a kept tag of 6 would turn it a second time.
+      expect(metadata).toMatchObject({ width: 24, height: 32, orientation: 1 });
     }
   });
 });
