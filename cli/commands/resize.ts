@@ -42,8 +42,9 @@ Variants file (--variants spec.json), the same JSON as schemas/<dataset>.variant
            | contain (square, letterboxed: transparent, or white for JPEG)
 Without --variants: JPEG at 1600, 800 and 200 px long edge, quality 82, metadata stripped.
 
-Inputs: JPEG (incl. CMYK), PNG (all colour types and bit depths), WebP, GIF, TIFF, AVIF;
-animations give their first frame. HEIC, SVG, PDF, BMP and JPEG XL are rejected.
+Inputs: JPEG (incl. CMYK), PNG (all colour types and bit depths), WebP, GIF, TIFF, AVIF.
+Animated GIF and WebP stay animated in WebP variants; other formats get the first frame.
+HEIC, SVG, PDF, BMP and JPEG XL are rejected. The file's bytes, not its name, decide its type.
 
 Exit codes:
   0  every file succeeded

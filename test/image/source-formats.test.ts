@@ -69,25 +69,66 @@ describe('resizeImage reads each supported source format', () => {
     expect(close(await firstPixel(result.variants[1]?.data), [128, 128, 128], 4)).toBe(true);
   });
 
+  async function animation(format: 'gif' | 'webp', width = 60, height = 40): Promise<Buffer> {
+    const frames = await Promise.all(
+      ['#ff0000', '#0000ff', '#00ff00'].map((colour) =>
+        sharp({ create: { width, height, channels: 3, background: colour } })
+          .png()
+          .toBuffer(),
+      ),
+    );
+    return sharp(frames, { join: { animated: true } })
+      .toFormat(format, { delay: [100, 200, 300], loop: 2 })
+      .toBuffer();
+  }
+
   it.each([
     ['GIF', 'gif'],
     ['WebP', 'webp'],
-  ] as const)('takes the first frame of an animated %s', async (_label, format) => {
-    // Prepare
-    const frames = await Promise.all(
-      ['#ff0000', '#0000ff', '#00ff00'].map((c) => solid(c).png().toBuffer()),
-    );
-    const animated = await sharp(frames, { join: { animated: true } })
-      .toFormat(format)
-      .toBuffer();
-    expect((await sharp(animated).metadata()).pages).toBe(3);
+  ] as const)(
+    'keeps an animated %s moving in WebP, first frame elsewhere',
+    async (_label, format) => {
+      // Prepare
+      const animated = await animation(format);
+      expect((await sharp(animated).metadata()).pages).toBe(3);
+
+      // Act
+      const result = await resizeImage(animated, [
+        ...VARIANTS,
+        { name: 'moving', size: 30, format: 'webp' },
+        { name: 'square', size: 16, format: 'webp', fit: 'cover' },
+      ]);
+
+      // Assess
+      const [jpeg, png, moving, square] = result.variants;
+      expect(result.source).toMatchObject({ width: 60, height: 40, format });
+      expect(jpeg).toMatchObject({ format: 'jpeg', width: 30, height: 20 });
+      expect(png).toMatchObject({ format: 'png', width: 30, height: 20 });
+      expect(close(await firstPixel(png?.data), [255, 0, 0], 40)).toBe(true);
+      expect((await sharp(png?.data).metadata()).pages ?? 1).toBe(1);
+      expect(moving).toMatchObject({ format: 'webp', width: 30, height: 20 });
+      expect(await sharp(moving?.data).metadata()).toMatchObject({
+        format: 'webp',
+        pages: 3,
+        delay: [100, 200, 300],
+        loop: 2,
+      });
+      expect(square).toMatchObject({ width: 16, height: 16 });
+      expect((await sharp(square?.data).metadata()).pages).toBe(3);
+    },
+  );
+
+  it('keeps only the first frame when all frames together exceed the pixel limit', async () => {
+    // Prepare: each 60 × 40 frame fits in 5 000 pixels; the three together do not.
+    const animated = await animation('gif');
 
     // Act
-    const result = await resizeImage(animated, VARIANTS);
+    const result = await resizeImage(animated, [{ name: 'v', size: 30, format: 'webp' }], {
+      maxPixels: 5_000,
+    });
 
     // Assess
-    expect(result.source).toMatchObject({ width: 60, height: 40, format });
-    expect(result.variants[1]).toMatchObject({ width: 30, height: 20 });
-    expect(close(await firstPixel(result.variants[1]?.data), [255, 0, 0], 40)).toBe(true);
+    expect(result.variants[0]).toMatchObject({ width: 30, height: 20 });
+    expect((await sharp(result.variants[0]?.data).metadata()).pages ?? 1).toBe(1);
   });
 });

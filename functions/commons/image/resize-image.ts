@@ -190,7 +190,8 @@ async function encodeVariant(
     format: variant.format,
     extension: EXTENSION_BY_FORMAT[variant.format],
     width: info.width,
-    height: info.height,
+    // An animation's info counts every frame's rows; a variant's height is one frame's.
+    height: info.pageHeight ?? info.height,
     bytes: data.length,
     data,
   };
@@ -205,6 +206,40 @@ async function rawPixels(pipeline: Sharp): Promise<Decoded> {
     });
   const raw = { width: info.width, height: info.height, channels: info.channels };
   return { base: sharp(data, { raw }), width: info.width, height: info.height };
+}
+
+/**
+ * Animated GIF and WebP sources keep their animation in WebP variants: the one output format that
+ * can carry it. Frames share one pixel budget, and a tagged orientation falls back to the first
+ * frame, as libvips cannot turn a stack of frames a quarter.
+ */
+function keepsAnimation(
+  metadata: { pages?: number | undefined; orientation?: number | undefined },
+  width: number,
+  height: number,
+  maxPixels: number,
+): boolean {
+  const frames = metadata.pages ?? 1;
+  return frames > 1 && (metadata.orientation ?? 1) === 1 && frames * width * height <= maxPixels;
+}
+
+/** Decodes every frame for one animated WebP variant; frames cannot share the still decode. */
+function encodeAnimated(
+  input: Buffer,
+  variant: VariantSpec,
+  source: { width: number; height: number },
+  options: Required<Omit<ResizeOptions, 'declaredExtension'>>,
+  timeout: { seconds: number },
+): Promise<VariantOutput> {
+  const frames = sharp(input, {
+    animated: true,
+    failOn: 'error',
+    limitInputPixels: options.maxPixels,
+  });
+  const resize = resizeFor(variant, source, source);
+  // libvips' attention crop cannot judge a stack of frames, so animations crop to the centre.
+  const framed = resize?.position === 'attention' ? { ...resize, position: 'centre' } : resize;
+  return encodeVariant({ base: frames, ...source }, variant, framed, options.keepMetadata, timeout);
 }
 
 /**
@@ -273,18 +308,31 @@ async function render(
     );
   }
 
-  const decoded = await decodeOnce(input, variants, { width, height }, options, {
-    timeout,
-    // With metadata kept the profile travels along and nothing is converted anyway.
-    ignoreIcc: !options.keepMetadata && isSrgbProfile(metadata.icc),
-  });
-  const outputs = await encodeAll(
-    decoded,
-    variants,
-    { width, height },
-    options.keepMetadata,
-    timeout,
+  const animate = keepsAnimation(metadata, width, height, options.maxPixels);
+  const isAnimated = (variant: VariantSpec) => animate && variant.format === 'webp';
+  const stills = variants.filter((variant) => !isAnimated(variant));
+  const animations = Promise.all(
+    variants
+      .filter(isAnimated)
+      .map((variant) => encodeAnimated(input, variant, { width, height }, options, timeout)),
   );
+  animations.catch(() => {});
+  const decoded =
+    stills.length === 0
+      ? undefined
+      : await decodeOnce(input, stills, { width, height }, options, {
+          timeout,
+          // With metadata kept the profile travels along and nothing is converted anyway.
+          ignoreIcc: !options.keepMetadata && isSrgbProfile(metadata.icc),
+        });
+  const stillOutputs = decoded
+    ? await encodeAll(decoded, stills, { width, height }, options.keepMetadata, timeout)
+    : [];
+  const animatedOutputs = await animations;
+  // Both lists keep the order of `variants`, so taking from their fronts restores it.
+  const outputs = variants.map((variant) =>
+    isAnimated(variant) ? animatedOutputs.shift() : stillOutputs.shift(),
+  ) as VariantOutput[];
 
   return {
     source: {
@@ -343,7 +391,8 @@ async function decodeOnce(
 /**
  * Decodes `input` once and derives every variant from that decode. Orientation is applied, so
  * every output is upright; metadata is stripped and colours converted to sRGB unless
- * `keepMetadata` is set. The first frame of an animation is used.
+ * `keepMetadata` is set. Animated GIF and WebP keep their animation in WebP variants; every
+ * other variant shows the first frame.
  *
  * @throws CorruptImage for empty, truncated or damaged files.
  * @throws UnsupportedImageFormat when the magic bytes are no image, or one the engine does not read.
