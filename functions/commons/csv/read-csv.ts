@@ -36,8 +36,8 @@ export interface ReadCsvOptions {
   readonly maxRowBytes?: number;
 }
 
-export const DEFAULT_MAX_FIELD_BYTES = 1 << 20;
-export const DEFAULT_MAX_ROW_BYTES = 8 << 20;
+const DEFAULT_MAX_FIELD_BYTES = 1 << 20;
+const DEFAULT_MAX_ROW_BYTES = 8 << 20;
 // papaparse is fastest on slices of about this size; bigger slices (S3 bodies can deliver MBs)
 // cost up to 60% more because each parse allocates every row of the slice at once.
 const SLICE_BYTES = 64 * 1024;
