@@ -73,6 +73,21 @@ describe('resizeImage on hostile input', () => {
     await expect(attempt).rejects.toThrow(/could not be decoded/);
   });
 
+  it('rejects a TIFF cut off inside its header as CorruptImage, not as unsupported', async () => {
+    // Prepare
+    const tiff = await sharp({
+      create: { width: 20, height: 20, channels: 3, background: '#ff0000' },
+    })
+      .tiff()
+      .toBuffer();
+
+    // Act
+    const attempt = resizeImage(tiff.subarray(0, 12), THUMB);
+
+    // Assess
+    await expect(attempt).rejects.toThrow(CorruptImage);
+  });
+
   it('rejects a decompression bomb from its header, before decoding', async () => {
     // Prepare: 100 000 × 100 000 declared, a few bytes of data. The IDAT is garbage too, so
     // an engine that decoded before checking would report CorruptImage instead.

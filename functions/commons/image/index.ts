@@ -1,3 +1,16 @@
+/**
+ * The image engine: a pure domain module over sharp (libvips), shared by the resize Lambda, the
+ * `sluice resize` command and the benchmark. It needs no AWS.
+ *
+ * Reads JPEG (including CMYK), PNG (every colour type and bit depth), WebP, GIF, TIFF and AVIF,
+ * judged by magic bytes. Rejects HEIC (sharp's prebuilt libvips has no HEVC decoder), SVG and PDF
+ * (documents, not photos), BMP, ICO, PSD, JPEG 2000 and JPEG XL as `UnsupportedImageFormat`.
+ * Writes JPEG, WebP, AVIF and PNG.
+ *
+ * Every failure the file causes is an `ImageError` (an `InputError`, so the pipeline quarantines):
+ * `CorruptImage`, `UnsupportedImageFormat`, `ImageTooLarge`, `ImageTimeout`. A malformed variants
+ * file is `InvalidVariantConfig` (a `ConfigurationError`).
+ */
 export { detectImageType, isExtensionMismatch, TYPE_SNIFF_BYTES } from './detect-type.ts';
 export {
   CorruptImage,

@@ -78,18 +78,21 @@ function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-function firstLine(error: unknown): string {
+/** libvips repeats itself across lines; one line of its distinct messages reads better. */
+function libvipsMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]?.trim() ?? message;
+  const lines = message.split('\n').map((line) => line.trim().replace(/:$/, ''));
+  return [...new Set(lines.filter(Boolean))].join('; ').slice(0, 300);
 }
 
-/** Turns libvips' messages into the named errors the pipeline quarantines on. */
+/**
+ * Turns libvips' failures into the named errors the pipeline quarantines on. The magic bytes
+ * already matched a format the engine reads, so a decoder that cannot make sense of the file
+ * means the file is damaged, whatever libvips calls it.
+ */
 function toImageError(error: unknown): Error {
   if (error instanceof ImageError) return error;
-  const message = firstLine(error);
-  if (/unsupported image format/i.test(message)) {
-    return new UnsupportedImageFormat(`The image format is not supported: ${message}`);
-  }
+  const message = libvipsMessage(error);
   if (/pixel limit/i.test(message)) return new ImageTooLarge(`The image is too large: ${message}`);
   if (/timeout/i.test(message)) {
     return new ImageTimeout(`Processing the image timed out: ${message}`);
