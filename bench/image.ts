@@ -31,7 +31,7 @@ const SOURCE_PHOTO = join(ROOT, 'sample-data', 'photos', 'dev-board.jpg');
 // Bump when the recipe below changes, so stale inputs are regenerated.
 const RECIPE = 'v1: 4240x2832 q90 grain sigma 12, every 4th orientation 6';
 const COUNT = 20;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const CORES = availableParallelism();
 const SIZES = DEFAULT_IMAGE_CONFIG.variants.map((variant) => variant.size);
 const LARGEST = Math.max(...SIZES);

@@ -170,4 +170,24 @@ describe('sluice resize', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`cannot read ${missing}`);
   });
+
+  it('explains the variants file and the exit codes in --help', async () => {
+    // Prepare
+    const args = ['resize', '--help'];
+
+    // Act
+    const run = await sluice(...args);
+
+    // Assess
+    expect(run.code).toBe(0);
+    for (const topic of [
+      '--variants <spec.json>',
+      '"variants": [',
+      'fit',
+      'Exit codes:',
+      '2  usage',
+    ]) {
+      expect(run.stdout).toContain(topic);
+    }
+  });
 });
