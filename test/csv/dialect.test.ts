@@ -80,6 +80,32 @@ describe('dialect and encoding', () => {
     expect(valid).toBe(source.toString('utf8'));
   });
 
+  it('survives a BOM, CRLF and multi-byte characters split across chunk boundaries', async () => {
+    // Prepare
+    const crlf = await readFile(join(FIXTURES, 'bom-crlf.csv'));
+    const accented = await readFile(join(FIXTURES, 'semicolon.csv'));
+
+    // Act
+    const first = await validate(bytes(crlf, 1));
+    const second = await validate(bytes(accented, 1));
+
+    // Assess
+    expect(first.valid).toBe('id,name\r\n1,Ada\r\n2,Grace\r\n');
+    expect(first.report.labels).toEqual(['id', 'name']);
+    expect(second.valid).toBe(accented.toString('utf8'));
+    expect(second.report.stats.bytes).toBe(accented.length);
+  });
+
+  it('detects old Mac CR line endings', async () => {
+    // Act
+    const { report, valid } = await validate('a,b\r1,2\r3,4\r');
+
+    // Assess
+    expect(report.dialect.lineTerminator).toBe('\r');
+    expect(report.stats.rows).toBe(2);
+    expect(valid).toBe('a,b\r1,2\r3,4\r');
+  });
+
   it('reports ragged rows as missing and extra cells, not a crash', async () => {
     // Act
     const { report, valid, invalid } = await validate(fixture('ragged.csv'));

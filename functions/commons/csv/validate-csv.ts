@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { CsvReport } from './csv-report.ts';
 import { type CellCheck, type CellIssue, compileFieldCheck } from './field-checks.ts';
-import { type ResolvedDialect, readCsv } from './read-csv.ts';
+import { type CsvRecordSink, type ResolvedDialect, readCsv } from './read-csv.ts';
 import { type Field, primaryKeyFields, type TableSchema } from './table-schema.ts';
 import { UniqueKeyIndex } from './unique-index.ts';
 
@@ -32,6 +32,13 @@ interface BoundField {
   readonly position: number;
   readonly required: boolean;
   readonly check: CellCheck;
+}
+
+interface UniqueColumn {
+  readonly name: string;
+  readonly column: number;
+  readonly position: number;
+  readonly index: UniqueKeyIndex;
 }
 
 interface RowProblem {
@@ -106,105 +113,233 @@ async function write(sink: Writable | undefined, parts: string[]): Promise<void>
 }
 
 /**
- * Validates a CSV file against a Frictionless Table Schema in one streaming pass.
- *
- * Streams `input` (bytes) once; writes accepted rows to `sinks.valid` and rejected rows, with
- * error columns, to `sinks.invalid`, respecting backpressure; calls `end()` on each sink when done
- * (the caller awaits 'finish' or upload completion itself). Without a schema only the structure
- * is checked (encoding, header labels, field counts, blank rows) and every column is a string.
- *
- * Row problems are report entries. Whole-file problems throw, after destroying both sinks so a
- * half-written output is never mistaken for a complete one.
- * @throws InvalidCsvEncoding, CsvFieldTooLarge, CsvRowTooLarge, EmptyCsv (all `CsvError`, an `InputError`)
- * @throws InvalidTableSchema when a schema bound, enum member or date format does not fit its type
+ * One validation run: receives the records from `readCsv`, checks them, splits them into the
+ * two outputs and builds the report. Per-row work avoids allocating anything for a valid row.
  */
-export async function validateCsv(
-  input: Readable,
-  schema: TableSchema | undefined,
-  sinks: CsvSinks,
-  options: ValidateOptions = {},
-): Promise<CsvReport> {
-  const maxErrors = options.maxErrors ?? 100;
-  const missingValues = new Set(schema?.missingValues ?? ['']);
-  const onlyEmptyIsNull = missingValues.size === 1 && missingValues.has('');
-  const schemaFields: readonly Field[] = schema?.fields ?? [];
-  // Compiled before reading, so a bad schema fails without consuming the input.
-  const checks = schemaFields.map((field, index) => compileFieldCheck(field, `fields[${index}]`));
-  const keyNames = schema === undefined ? [] : primaryKeyFields(schema);
-  // A unique field that is also the whole primary key is checked once, as the primary key.
-  const uniqueNames = schemaFields
-    .filter((field) => field.constraints?.unique === true)
-    .map((field) => field.name)
-    .filter((name) => !(keyNames.length === 1 && keyNames[0] === name));
-
-  const report: CsvReport = {
-    valid: false,
-    stats: { rows: 0, fields: 0, invalidRows: 0, errors: 0, bytes: 0 },
-    errors: [],
-    errorsTruncated: false,
-    errorCounts: {},
-    formulaCells: 0,
-    warnings: [],
-    tolerance: { invalidRowTolerance: schema?.invalidRowTolerance ?? 0, invalidRowRatio: 0 },
-    dialect: { delimiter: ',', quoteChar: '"', lineTerminator: '\n' },
-    labels: [],
-  };
-  let headerErrors = 0;
-  let bound: BoundField[] = [];
-  let width = 0;
-  let rowNumber = 1;
-  let quote: (cell: string) => string = (cell) => cell;
-  let terminator = '\n';
-  let delimiter = ',';
-  const validParts: string[] = [];
+class CsvValidation implements CsvRecordSink {
+  readonly report: CsvReport;
+  private readonly maxErrors: number;
+  private readonly missingValues: Set<string>;
+  private readonly onlyEmptyIsNull: boolean;
+  private readonly fields: readonly Field[];
+  private readonly checks: CellCheck[];
+  private readonly keyNames: string[];
+  private readonly uniqueNames: string[];
+  private headerErrors = 0;
+  private bound: BoundField[] = [];
+  private width = 0;
+  private rowNumber = 1;
+  private quote: (cell: string) => string = (cell) => cell;
+  private terminator = '\n';
+  private delimiter = ',';
+  private readonly validParts: string[] = [];
+  private readonly invalidParts: string[] = [];
   // The pending run of consecutive accepted records, copied with one slice instead of one per row.
-  let runText = '';
-  let runStart = 0;
-  let runEnd = 0;
-  const flushRun = (): void => {
-    if (runEnd > runStart) validParts.push(runText.slice(runStart, runEnd));
-    runStart = 0;
-    runEnd = 0;
-  };
-  const invalidParts: string[] = [];
-  const keyColumns: { name: string; column: number }[] = [];
-  const uniqueColumns: { name: string; column: number; position: number; index: UniqueKeyIndex }[] =
-    [];
-  const indexes: UniqueKeyIndex[] = [];
-  let keyIndex: UniqueKeyIndex | undefined;
+  private runText = '';
+  private runStart = 0;
+  private runEnd = 0;
+  private readonly keyColumns: { name: string; column: number }[] = [];
+  private keyIndex: UniqueKeyIndex | undefined;
+  private readonly uniqueColumns: UniqueColumn[] = [];
 
-  const record = (problem: RowProblem, row: number | null): void => {
+  constructor(
+    private readonly schema: TableSchema | undefined,
+    private readonly sinks: CsvSinks,
+    private readonly options: ValidateOptions,
+  ) {
+    this.maxErrors = options.maxErrors ?? 100;
+    this.missingValues = new Set(schema?.missingValues ?? ['']);
+    this.onlyEmptyIsNull = this.missingValues.size === 1 && this.missingValues.has('');
+    this.fields = schema?.fields ?? [];
+    // Compiled before reading, so a bad schema fails without consuming the input.
+    this.checks = this.fields.map((field, index) => compileFieldCheck(field, `fields[${index}]`));
+    this.keyNames = schema === undefined ? [] : primaryKeyFields(schema);
+    // A unique field that is also the whole primary key is checked once, as the primary key.
+    this.uniqueNames = this.fields
+      .filter((field) => field.constraints?.unique === true)
+      .map((field) => field.name)
+      .filter((name) => !(this.keyNames.length === 1 && this.keyNames[0] === name));
+    this.report = {
+      valid: false,
+      stats: { rows: 0, fields: 0, invalidRows: 0, errors: 0, bytes: 0 },
+      errors: [],
+      errorsTruncated: false,
+      errorCounts: {},
+      formulaCells: 0,
+      warnings: [],
+      tolerance: { invalidRowTolerance: schema?.invalidRowTolerance ?? 0, invalidRowRatio: 0 },
+      dialect: { delimiter: ',', quoteChar: '"', lineTerminator: '\n' },
+      labels: [],
+    };
+  }
+
+  header(cells: string[], raw: string, dialect: ResolvedDialect): void {
+    this.report.dialect = dialect;
+    this.report.labels = cells;
+    this.report.stats.fields = cells.length;
+    this.width = cells.length;
+    this.quote = quoteFor(dialect);
+    this.terminator = dialect.lineTerminator;
+    this.delimiter = dialect.delimiter;
+    this.bindHeader(cells);
+    if (this.sinks.valid !== undefined) {
+      this.validParts.push(raw.endsWith(this.terminator) ? raw : raw + this.terminator);
+    }
+    if (this.sinks.invalid !== undefined) {
+      this.invalidParts.push(this.line(['_row_number', '_errors', ...cells]));
+    }
+  }
+
+  record(
+    cells: string[],
+    text: string,
+    start: number,
+    end: number,
+    malformedQuotes: boolean,
+  ): boolean {
+    this.rowNumber++;
+    this.report.stats.rows++;
+    const formulas = this.screenFormulas(cells);
+    const problems = this.checkRow(cells, malformedQuotes);
+    const safeCells = formulas ? cells.map((cell) => (isFormula(cell) ? `'${cell}` : cell)) : cells;
+    if (problems === undefined) {
+      if (this.sinks.valid === undefined) return true;
+      // Only the file's last record can lack a terminator: it is the last one of its text.
+      const unterminated = end === text.length && !text.endsWith(this.terminator);
+      if (formulas || unterminated) {
+        this.flushRun();
+        this.validParts.push(
+          formulas ? this.line(safeCells) : `${text.slice(start, end)}${this.terminator}`,
+        );
+      } else if (text === this.runText && start === this.runEnd) {
+        this.runEnd = end;
+      } else {
+        this.flushRun();
+        this.runText = text;
+        this.runStart = start;
+        this.runEnd = end;
+      }
+      return true;
+    }
+    this.flushRun();
+    this.report.stats.invalidRows++;
+    for (const problem of problems) this.addError(problem, this.rowNumber);
+    if (this.sinks.invalid !== undefined) {
+      const summary = problems
+        .map((p) => (p.fieldName === null ? `${p.type}: ${p.note}` : `${p.fieldName}: ${p.note}`))
+        .join('; ');
+      this.invalidParts.push(this.line([String(this.rowNumber), summary, ...safeCells]));
+    }
+    return true;
+  }
+
+  async flush(): Promise<void> {
+    this.flushRun();
+    await Promise.all([
+      write(this.sinks.valid, this.validParts),
+      write(this.sinks.invalid, this.invalidParts),
+    ]);
+  }
+
+  /** Completes the report once the whole input has been read. */
+  finish(bytes: number): CsvReport {
+    const { report } = this;
+    report.stats.bytes = bytes;
+    const { rows, invalidRows } = report.stats;
+    report.tolerance.invalidRowRatio = rows === 0 ? 0 : invalidRows / rows;
+    report.valid =
+      this.headerErrors === 0 &&
+      report.tolerance.invalidRowRatio <= report.tolerance.invalidRowTolerance;
+    return report;
+  }
+
+  /** Deletes the uniqueness state spilled to disk. */
+  close(): void {
+    this.keyIndex?.close();
+    for (const unique of this.uniqueColumns) unique.index.close();
+  }
+
+  private line(cells: string[]): string {
+    return cells.map(this.quote).join(this.delimiter) + this.terminator;
+  }
+
+  private flushRun(): void {
+    if (this.runEnd > this.runStart)
+      this.validParts.push(this.runText.slice(this.runStart, this.runEnd));
+    this.runStart = 0;
+    this.runEnd = 0;
+  }
+
+  private isNull(cell: string): boolean {
+    return this.onlyEmptyIsNull ? cell === '' : this.missingValues.has(cell);
+  }
+
+  private addError(problem: RowProblem, rowNumber: number | null): void {
+    const { report } = this;
     report.stats.errors++;
     report.errorCounts[problem.type] = (report.errorCounts[problem.type] ?? 0) + 1;
-    if (report.errors.length >= maxErrors) {
+    if (report.errors.length >= this.maxErrors) {
       report.errorsTruncated = true;
       return;
     }
     report.errors.push({
       type: problem.type,
-      rowNumber: row,
+      rowNumber,
       fieldName: problem.fieldName,
       cell: problem.cell === null ? null : cut(problem.cell),
-      message: describe(problem, row),
+      message: describe(problem, rowNumber),
     });
-  };
+  }
 
-  const headerProblem = (
+  private headerProblem(
     type: string,
     label: string | null,
     position: number | null,
     note: string,
-  ): void => {
-    headerErrors++;
-    record({ type, fieldName: label, position, cell: label, note }, 1);
-  };
+  ): void {
+    this.headerErrors++;
+    this.addError({ type, fieldName: label, position, cell: label, note }, 1);
+  }
 
-  const bindHeader = (labels: string[]): void => {
+  /** Flags (and counts) cells a spreadsheet would run; true when the row has any. */
+  private screenFormulas(cells: string[]): boolean {
+    let formulas = false;
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells[i] as string;
+      const first = cell.charCodeAt(0);
+      // = + - @ tab CR: a cheap first-character screen before the full test.
+      const suspect =
+        first === 61 || first === 43 || first === 45 || first === 64 || first === 9 || first === 13;
+      if (!suspect || !isFormula(cell)) continue;
+      formulas = true;
+      this.report.formulaCells++;
+      if (this.report.warnings.length >= this.maxErrors) continue;
+      const problem: RowProblem = {
+        type: 'formula-cell',
+        fieldName: this.report.labels[i] ?? null,
+        position: i + 1,
+        cell,
+        note: 'neutralised with a leading apostrophe in the outputs',
+      };
+      this.report.warnings.push({
+        type: problem.type,
+        rowNumber: this.rowNumber,
+        fieldName: problem.fieldName,
+        cell: cut(cell),
+        message: describe(problem, this.rowNumber),
+      });
+    }
+    return formulas;
+  }
+
+  /** Checks the header against the schema and binds each field to its column. */
+  private bindHeader(labels: string[]): void {
     const seen = new Map<string, number>();
     labels.forEach((label, index) => {
-      if (label.trim() === '') headerProblem('blank-label', null, index + 1, 'the label is blank');
+      if (label.trim() === '')
+        this.headerProblem('blank-label', null, index + 1, 'the label is blank');
       else if (seen.has(label)) {
-        headerProblem(
+        this.headerProblem(
           'duplicate-label',
           label,
           index + 1,
@@ -212,86 +347,85 @@ export async function validateCsv(
         );
       } else seen.set(label, index + 1);
     });
+    const { schema, fields } = this;
     if (schema === undefined) {
-      bound = labels.map((label, index) => ({
+      const noCheck: CellCheck = () => undefined;
+      this.bound = labels.map((label, index) => ({
         name: label,
         column: index,
         position: index + 1,
         required: false,
-        check: () => undefined,
+        check: noCheck,
       }));
       return;
     }
     const mode = schema.fieldsMatch ?? 'exact';
-    const columnOf = (field: Field, index: number): number | undefined =>
-      mode === 'exact'
-        ? index < labels.length
-          ? index
-          : undefined
-        : labels.indexOf(field.name) >= 0
-          ? labels.indexOf(field.name)
-          : undefined;
-    schemaFields.forEach((field, index) => {
-      const column = columnOf(field, index);
-      if (column === undefined) {
-        if (mode !== 'subset' && mode !== 'partial')
-          headerProblem(
+    fields.forEach((field, index) => {
+      const byName = labels.indexOf(field.name);
+      const column = mode === 'exact' ? (index < labels.length ? index : -1) : byName;
+      if (column < 0) {
+        if (mode !== 'subset' && mode !== 'partial') {
+          this.headerProblem(
             'missing-label',
             field.name,
             index + 1,
             `field "${field.name}" has no column`,
           );
+        }
         return;
       }
       if (mode === 'exact' && labels[column] !== field.name) {
-        headerProblem(
+        this.headerProblem(
           'incorrect-label',
           field.name,
           column + 1,
           `label "${labels[column]}" should be "${field.name}"`,
         );
       }
-      const isKey = keyNames.includes(field.name);
-      const check = checks[index] as CellCheck;
-      bound.push({
+      this.bound.push({
         name: field.name,
         column,
         position: column + 1,
-        required: isKey || field.constraints?.required === true,
-        check,
+        // Primary key fields are implicitly required, as in Frictionless.
+        required: this.keyNames.includes(field.name) || field.constraints?.required === true,
+        check: this.checks[index] as CellCheck,
       });
     });
-    if (mode === 'partial' && bound.length === 0)
-      headerProblem('missing-label', null, null, 'no column matches a field of the schema');
+    if (mode === 'partial' && this.bound.length === 0) {
+      this.headerProblem('missing-label', null, null, 'no column matches a field of the schema');
+    }
     if (mode === 'exact' || mode === 'equal' || mode === 'subset') {
-      const names = new Set(schemaFields.map((field) => field.name));
+      const names = new Set(fields.map((field) => field.name));
       labels.forEach((label, index) => {
-        const extra = mode === 'exact' ? index >= schemaFields.length : !names.has(label);
+        const extra = mode === 'exact' ? index >= fields.length : !names.has(label);
         if (extra)
-          headerProblem('extra-label', label, index + 1, `column "${label}" is not in the schema`);
+          this.headerProblem(
+            'extra-label',
+            label,
+            index + 1,
+            `column "${label}" is not in the schema`,
+          );
       });
     }
-    const columnByName = new Map(bound.map((field) => [field.name, field]));
-    for (const name of keyNames) {
-      const field = columnByName.get(name);
-      if (field !== undefined) keyColumns.push({ name, column: field.column });
+    const byName = new Map(this.bound.map((field) => [field.name, field]));
+    for (const name of this.keyNames) {
+      const field = byName.get(name);
+      if (field !== undefined) this.keyColumns.push({ name, column: field.column });
     }
-    if (keyColumns.length > 0) {
-      keyIndex = new UniqueKeyIndex({ tmpDir: options.tmpDir });
-      indexes.push(keyIndex);
-    }
-    for (const name of uniqueNames) {
-      const field = columnByName.get(name);
+    if (this.keyColumns.length > 0)
+      this.keyIndex = new UniqueKeyIndex({ tmpDir: this.options.tmpDir });
+    for (const name of this.uniqueNames) {
+      const field = byName.get(name);
       if (field === undefined) continue;
-      const index = new UniqueKeyIndex({ tmpDir: options.tmpDir, memoryKeys: 1 << 18 });
-      indexes.push(index);
-      uniqueColumns.push({ name, column: field.column, position: field.position, index });
+      const index = new UniqueKeyIndex({ tmpDir: this.options.tmpDir, memoryKeys: 1 << 18 });
+      this.uniqueColumns.push({ name, column: field.column, position: field.position, index });
     }
-  };
+  }
 
   // Hot path, once per row: no closure is created here (tsx and esbuild's keepNames wrap every
   // closure creation in a costly __name call) and nothing is allocated for a valid row.
-  const checkRow = (cells: string[], malformedQuotes: boolean): RowProblem[] | undefined => {
+  private checkRow(cells: string[], malformedQuotes: boolean): RowProblem[] | undefined {
+    const width = this.width;
     let problems: RowProblem[] | undefined;
     if (malformedQuotes) {
       problems = [
@@ -326,10 +460,11 @@ export async function validateCsv(
       });
     }
     let failed: Set<number> | undefined;
+    const bound = this.bound;
     for (let i = 0; i < bound.length; i++) {
       const field = bound[i] as BoundField;
       const cell = cells[field.column];
-      let problem: RowProblem | undefined;
+      let problem: RowProblem;
       if (cell === undefined) {
         problem = {
           type: 'missing-cell',
@@ -338,7 +473,7 @@ export async function validateCsv(
           cell: null,
           note: `the row has ${cells.length} cells, the header ${width}`,
         };
-      } else if (onlyEmptyIsNull ? cell === '' : missingValues.has(cell)) {
+      } else if (this.isNull(cell)) {
         if (!field.required) continue;
         problem = {
           type: 'constraint-error',
@@ -363,16 +498,11 @@ export async function validateCsv(
       failed ??= new Set();
       failed.add(field.column);
     }
-    for (let i = 0; i < uniqueColumns.length; i++) {
-      const unique = uniqueColumns[i] as (typeof uniqueColumns)[number];
+    // Null and ill-typed cells are already reported above: they take no part in uniqueness.
+    for (let i = 0; i < this.uniqueColumns.length; i++) {
+      const unique = this.uniqueColumns[i] as UniqueColumn;
       const cell = cells[unique.column];
-      // Null and ill-typed cells are already reported by the required and type checks.
-      if (
-        cell === undefined ||
-        failed?.has(unique.column) ||
-        (onlyEmptyIsNull ? cell === '' : missingValues.has(cell))
-      )
-        continue;
+      if (cell === undefined || failed?.has(unique.column) || this.isNull(cell)) continue;
       if (!unique.index.add(cell)) {
         problems ??= [];
         problems.push({
@@ -384,21 +514,17 @@ export async function validateCsv(
         });
       }
     }
-    if (keyIndex !== undefined) {
+    if (this.keyIndex !== undefined) {
+      const keyColumns = this.keyColumns;
       let key = '';
       let usable = true;
       for (let i = 0; i < keyColumns.length; i++) {
         const column = (keyColumns[i] as (typeof keyColumns)[number]).column;
         const cell = cells[column];
-        if (
-          cell === undefined ||
-          failed?.has(column) ||
-          (onlyEmptyIsNull ? cell === '' : missingValues.has(cell))
-        )
-          usable = false;
+        if (cell === undefined || failed?.has(column) || this.isNull(cell)) usable = false;
         key = i === 0 ? (cell ?? '') : `${key}\u001f${cell}`;
       }
-      if (usable && !keyIndex.add(key)) {
+      if (usable && !this.keyIndex.add(key)) {
         const shown = cut(key.replaceAll('\u001f', ','));
         problems ??= [];
         problems.push({
@@ -411,130 +537,44 @@ export async function validateCsv(
       }
     }
     return problems;
-  };
+  }
+}
 
-  const sink = {
-    header(cells: string[], raw: string, dialect: ResolvedDialect): void {
-      report.dialect = dialect;
-      report.labels = cells;
-      report.stats.fields = cells.length;
-      width = cells.length;
-      quote = quoteFor(dialect);
-      terminator = dialect.lineTerminator;
-      delimiter = dialect.delimiter;
-      bindHeader(cells);
-      if (sinks.valid !== undefined)
-        validParts.push(raw.endsWith(terminator) ? raw : raw + terminator);
-      if (sinks.invalid !== undefined)
-        invalidParts.push(
-          ['_row_number', '_errors', ...cells].map(quote).join(delimiter) + terminator,
-        );
-    },
-    record(
-      cells: string[],
-      text: string,
-      start: number,
-      end: number,
-      malformedQuotes: boolean,
-    ): boolean {
-      rowNumber++;
-      report.stats.rows++;
-      let formulas = false;
-      for (let i = 0; i < cells.length; i++) {
-        const first = (cells[i] as string).charCodeAt(0);
-        // = + - @ tab CR: a cheap first-character screen before the full test.
-        if (
-          (first === 61 ||
-            first === 43 ||
-            first === 45 ||
-            first === 64 ||
-            first === 9 ||
-            first === 13) &&
-          isFormula(cells[i] as string)
-        ) {
-          formulas = true;
-          report.formulaCells++;
-          if (report.warnings.length < maxErrors) {
-            const problem: RowProblem = {
-              type: 'formula-cell',
-              fieldName: report.labels[i] ?? null,
-              position: i + 1,
-              cell: cells[i] as string,
-              note: 'neutralised with a leading apostrophe in the outputs',
-            };
-            report.warnings.push({
-              type: problem.type,
-              rowNumber,
-              fieldName: problem.fieldName,
-              cell: cut(problem.cell ?? ''),
-              message: describe(problem, rowNumber),
-            });
-          }
-        }
-      }
-      const problems = checkRow(cells, malformedQuotes);
-      const safeCells = formulas
-        ? cells.map((cell) => (isFormula(cell) ? `'${cell}` : cell))
-        : cells;
-      if (problems === undefined) {
-        if (sinks.valid === undefined) return true;
-        // Only the file's last record can lack a terminator: it is the last one of its text.
-        const unterminated = end === text.length && !text.endsWith(terminator);
-        if (formulas || unterminated) {
-          flushRun();
-          validParts.push(
-            formulas
-              ? safeCells.map(quote).join(delimiter) + terminator
-              : `${text.slice(start, end)}${terminator}`,
-          );
-        } else if (text === runText && start === runEnd) {
-          runEnd = end;
-        } else {
-          flushRun();
-          runText = text;
-          runStart = start;
-          runEnd = end;
-        }
-        return true;
-      }
-      flushRun();
-      report.stats.invalidRows++;
-      for (const problem of problems) record(problem, rowNumber);
-      if (sinks.invalid !== undefined) {
-        const summary = problems
-          .map((p) => (p.fieldName === null ? `${p.type}: ${p.note}` : `${p.fieldName}: ${p.note}`))
-          .join('; ');
-        invalidParts.push(
-          [String(rowNumber), summary, ...safeCells].map(quote).join(delimiter) + terminator,
-        );
-      }
-      return true;
-    },
-    async flush(): Promise<void> {
-      flushRun();
-      await Promise.all([write(sinks.valid, validParts), write(sinks.invalid, invalidParts)]);
-    },
-  };
-
+/**
+ * Validates a CSV file against a Frictionless Table Schema in one streaming pass.
+ *
+ * Streams `input` (bytes) once; writes accepted rows to `sinks.valid` and rejected rows, with
+ * error columns, to `sinks.invalid`, respecting backpressure; calls `end()` on each sink when done
+ * (the caller awaits 'finish' or upload completion itself). Without a schema only the structure
+ * is checked (encoding, header labels, field counts, blank rows) and every column is a string.
+ *
+ * Row problems are report entries. Whole-file problems throw, after destroying both sinks (with
+ * no error, so nothing is emitted unhandled) so a half-written output is never taken as complete.
+ * @throws InvalidCsvEncoding, CsvFieldTooLarge, CsvRowTooLarge, EmptyCsv (all `CsvError`, an `InputError`)
+ * @throws InvalidTableSchema when a schema bound, enum member or date format does not fit its type
+ */
+export async function validateCsv(
+  input: Readable,
+  schema: TableSchema | undefined,
+  sinks: CsvSinks,
+  options: ValidateOptions = {},
+): Promise<CsvReport> {
+  const validation = new CsvValidation(schema, sinks, options);
+  let bytes: number;
   try {
-    const { bytes } = await readCsv(input, sink, {
+    ({ bytes } = await readCsv(input, validation, {
       dialect: schema?.dialect,
       maxFieldBytes: options.maxFieldBytes,
       maxRowBytes: options.maxRowBytes,
-    });
-    report.stats.bytes = bytes;
+    }));
   } catch (error) {
     sinks.valid?.destroy();
     sinks.invalid?.destroy();
     throw error;
   } finally {
-    for (const index of indexes) index.close();
+    validation.close();
   }
   sinks.valid?.end();
   sinks.invalid?.end();
-  const { rows, invalidRows } = report.stats;
-  report.tolerance.invalidRowRatio = rows === 0 ? 0 : invalidRows / rows;
-  report.valid =
-    headerErrors === 0 && report.tolerance.invalidRowRatio <= report.tolerance.invalidRowTolerance;
-  return report;
+  return validation.finish(bytes);
 }
