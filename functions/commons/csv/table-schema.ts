@@ -18,6 +18,10 @@ export type FieldType = (typeof FIELD_TYPES)[number];
 /** Constraints of a Frictionless field. Bounds and enum members use the field's own type. */
 export interface FieldConstraints {
   readonly required?: boolean;
+  /**
+   * No two non-null cells of the column are equal. Cells are compared as written (`1` and `01`
+   * differ), in bounded memory whatever the file size; see `UniqueKeyIndex`.
+   */
   readonly unique?: boolean;
   readonly minimum?: string | number;
   readonly maximum?: string | number;
@@ -77,7 +81,10 @@ export interface TableSchema {
   readonly fields: Field[];
   /** Cells equal to one of these are null. @default [''] */
   readonly missingValues?: string[];
-  /** One or more field names whose combined value must be present and unique. */
+  /**
+   * One or more field names whose combined value must be present (each key field is implicitly
+   * required, so a composite key with a null in it is an error) and unique, compared as written.
+   */
   readonly primaryKey?: string | string[];
   /** @default 'exact' */
   readonly fieldsMatch?: FieldsMatch;
