@@ -88,8 +88,9 @@ async function loadConfig(path: string | undefined): Promise<ImageConfig> {
   try {
     return parseImageConfig(json);
   } catch (error) {
-    if (error instanceof InvalidVariantConfig)
+    if (error instanceof InvalidVariantConfig) {
       throw new UsageError(`--variants ${path}: ${error.message}`);
+    }
     throw error;
   }
 }
