@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { type FileOutcome, runFiles } from '../../local/run-files.ts';
-import { LocalStack } from '../../local/stack.ts';
+import type { FileOutcome } from '../../local/run-files.ts';
 
 const DEFAULT_DATA_DIR = '.sluice';
 
@@ -62,6 +61,11 @@ export function runCommand(): Command {
       const progress = (text: string) => {
         if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
       };
+      // The emulators load only when a run needs them, so other commands start fast.
+      const [{ LocalStack }, { runFiles }] = await Promise.all([
+        import('../../local/stack.ts'),
+        import('../../local/run-files.ts'),
+      ]);
       const stack = await LocalStack.start({ dataDir });
       let outcomes: FileOutcome[];
       try {
