@@ -9,8 +9,9 @@ const note = 'x'.repeat(100);
 function* csv(): Generator<Buffer> {
   let batch = 'id,amount,note\n';
   for (let i = 1; i <= rows; i++) {
-    // Every 1000th row repeats the previous id, so uniqueness is checked across spilled runs.
-    batch += `${i % 1000 === 0 ? i - 1 : i},${i % 100},${note}\n`;
+    // Every 1000th row repeats the previous id. Text ids (not integers, which are kept as
+    // ranges) go through the hash table, so uniqueness is checked across spilled runs.
+    batch += `ORD-${i % 1000 === 0 ? i - 1 : i},${i % 100},${note}\n`;
     if (batch.length > 65_536) {
       yield Buffer.from(batch);
       batch = '';
@@ -29,7 +30,7 @@ const discard = () =>
   });
 const schema = parseTableSchema({
   fields: [
-    { name: 'id', type: 'integer' },
+    { name: 'id', constraints: { pattern: 'ORD-\\d+' } },
     { name: 'amount', type: 'number', constraints: { minimum: 0 } },
     { name: 'note' },
   ],

@@ -45,4 +45,38 @@ describe('UniqueKeyIndex', () => {
     // Assess
     expect(results).toEqual([true, true, true, true, true, false]);
   });
+
+  it('keeps increasing integer ids as ranges and still finds every repeat, in or out of order', () => {
+    // Prepare
+    const index = new UniqueKeyIndex({ tmpDir: dir, memoryKeys: 8 });
+    const ids = [
+      '1',
+      '2',
+      '3',
+      '5',
+      '6',
+      '2',
+      '4',
+      '4',
+      '07',
+      '7',
+      '7',
+      '100',
+      '99',
+      '6',
+      '0',
+      '0',
+      '99',
+    ];
+    const seen = new Set<string>();
+    const expected = ids.map((id) => !seen.has(id) && Boolean(seen.add(id)));
+
+    // Act
+    const actual = ids.map((id) => index.add(id));
+    index.close();
+
+    // Assess
+    expect(actual).toEqual(expected);
+    expect(actual.filter((isNew) => !isNew)).toHaveLength(6);
+  });
 });

@@ -106,6 +106,74 @@ function lowerBound(values: BigUint64Array, target: bigint, end = values.length)
   return low;
 }
 
+// 2^53 is the end of exact integers; 15 digits stay well inside it.
+const MAX_INTEGER_DIGITS = 15;
+const MAX_RANGES = 1 << 20;
+
+/**
+ * The value of a key written as a canonical non-negative integer (no sign, no leading zero), or
+ * -1. Only canonical keys may be compared as numbers: `07` and `7` are different keys.
+ */
+function canonicalInteger(key: string): number {
+  const length = key.length;
+  if (length === 0 || length > MAX_INTEGER_DIGITS || (length > 1 && key.charCodeAt(0) === 48))
+    return -1;
+  let value = 0;
+  for (let i = 0; i < length; i++) {
+    const digit = key.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * Integer keys seen in increasing order, as sorted ranges of consecutive values: ids 1 to
+ * 16,000,000 with a few gaps take a few KB instead of 16 million hash-table entries. Keys that
+ * arrive out of order are left to the caller's hash table.
+ */
+class IntegerRanges {
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private max = -1;
+  private full = false;
+
+  /**
+   * Records `value` if it extends the ranges and returns whether it is new; returns false for a
+   * value inside a range (a repeat), and undefined when the caller must decide.
+   */
+  add(value: number): boolean | undefined {
+    if (value > this.max) {
+      // Once full, values above the last range may sit in the hash table: the caller must look.
+      if (this.full) return undefined;
+      const last = this.ends.length - 1;
+      if (last >= 0 && value === this.max + 1) this.ends[last] = value;
+      else if (this.starts.length < MAX_RANGES) {
+        this.starts.push(value);
+        this.ends.push(value);
+      } else {
+        this.full = true;
+        return undefined;
+      }
+      this.max = value;
+      return true;
+    }
+    return this.contains(value) ? false : undefined;
+  }
+
+  private contains(value: number): boolean {
+    let low = 0;
+    let high = this.starts.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      if ((this.starts[mid] as number) > value) high = mid - 1;
+      else if ((this.ends[mid] as number) < value) low = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+}
+
 /**
  * Remembers which keys it has seen, in bounded memory, for `unique` and `primaryKey` checks on
  * files of any size. Keys are reduced to 63-bit hashes: for 16 million keys the chance that two
@@ -113,6 +181,9 @@ function lowerBound(values: BigUint64Array, target: bigint, end = values.length)
  * Hashes live in an open-addressing table; when it is half full they are sorted and spilled to a
  * run file, summarised in memory by a Bloom filter and a sparse sample, so a lookup reads the
  * disk only for the ~0.1% of new keys the filter cannot rule out. Call `close()` to delete the runs.
+ *
+ * Ids that arrive in increasing order, the usual case, never reach the hash table: they are kept
+ * as ranges of consecutive integers, exact, in a few bytes per gap (`IntegerRanges`).
  */
 export class UniqueKeyIndex {
   private readonly maxSlots: number;
@@ -125,6 +196,7 @@ export class UniqueKeyIndex {
   private dir: string | undefined;
   private readonly block = new BigUint64Array(SAMPLE_EVERY);
   private readonly counts = new Uint32Array(65_536);
+  private readonly ranges = new IntegerRanges();
   private hi = 0;
   private lo = 0;
 
@@ -139,6 +211,15 @@ export class UniqueKeyIndex {
 
   /** Records `key` and returns true if it had not been seen before. */
   add(key: string): boolean {
+    const value = canonicalInteger(key);
+    if (value >= 0) {
+      const known = this.ranges.add(value);
+      if (known !== undefined) return known;
+    }
+    return this.addHashed(key);
+  }
+
+  private addHashed(key: string): boolean {
     this.hash(key);
     const { hi, lo } = this;
     const table = this.table;
