@@ -16,6 +16,12 @@ const CASES: { title: string; field: Record<string, unknown>; good: string[]; ba
     bad: ['9.51'],
   },
   {
+    title: 'maximum on decimals, compared exactly',
+    field: { type: 'number', constraints: { maximum: 0.3 } },
+    good: ['0.3', '0.29999', '.3', '0.300'],
+    bad: ['0.30001', '1.'],
+  },
+  {
     title: 'minimum on dates',
     field: { type: 'date', constraints: { minimum: '2026-01-01' } },
     good: ['2026-01-01', '2026-06-30'],

@@ -31,6 +31,7 @@ const ISO_TIME = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[-+]\d{2}:?\d{2})?$
 const ISO_DATETIME =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[-+]\d{2}:?\d{2})?$/;
 const YEAR = /^\d{4}$/;
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, power) => 10 ** power);
 const DEFAULT_TRUE = ['true', 'True', 'TRUE', '1'];
 const DEFAULT_FALSE = ['false', 'False', 'FALSE', '0'];
 
@@ -211,16 +212,25 @@ function numberParser(field: Field): Parser {
   const bare = field.bareNumber ?? true;
   if (decimalChar === '.' && groupChar === undefined && bare) {
     return (cell) => {
-      // Digits with at most one inner dot skip the regex, the common case by far.
+      // Up to 15 digits with at most one dot: digits / 10^decimals is one correctly rounded
+      // division of two exact doubles, so it equals Number(cell), at a fraction of its cost.
       const length = cell.length;
-      let dots = 0;
+      let digitsSeen = 0;
+      let decimals = -1;
+      let value = 0;
       let i = 0;
       for (; i < length; i++) {
         const c = cell.charCodeAt(i);
-        if (c === 46) dots++;
-        else if (c < 48 || c > 57) break;
+        if (c === 46 && decimals < 0) decimals = 0;
+        else if (c >= 48 && c <= 57) {
+          value = value * 10 + (c - 48);
+          digitsSeen++;
+          if (decimals >= 0) decimals++;
+        } else break;
       }
-      if (i === length && length > 0 && dots <= 1 && cell !== '.') return Number(cell);
+      if (i === length && digitsSeen > 0 && digitsSeen <= 15) {
+        return decimals <= 0 ? value : value / (POWERS_OF_TEN[decimals] as number);
+      }
       return NUMBER.test(cell) ? Number(cell) : SPECIAL_NUMBERS.get(cell);
     };
   }
