@@ -36,10 +36,16 @@ const SCHEMAS_DIR = 'schemas';
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
-    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join('/'))
-    .sort();
+  const files: string[] = [];
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const path = join(entry.parentPath, entry.name);
+    // A symlinked file is uploaded like any other; only directories are walked.
+    if (entry.isFile() || (entry.isSymbolicLink() && (await stat(path)).isFile())) {
+      files.push(relative(dir, path).split(sep).join('/'));
+    }
+  }
+  return files.sort();
 }
 
 /**
