@@ -7,7 +7,11 @@ import { RunLedger } from '#commons/run-ledger.ts';
 
 const ledger = new RunLedger(dynamodb, tableName());
 
-/** Records a failed file (QUARANTINED once its copy is safe) and its error in the ledger. */
+/**
+ * Records the final ledger item of a file, success or failure (QUARANTINED once its copy is
+ * safe), and hands its aggregate record to the next state. Both RecordResult and RecordFailure
+ * run it: the outcome is derived from the state, not from which path reached it.
+ */
 export const handler = fileTask(async (state: ProcessFileState) => {
   const { item, aggregate } = finalOutcome(state, new Date());
   await ledger.record(item);
