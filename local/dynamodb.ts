@@ -8,12 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { LEDGER } from '#commons/constants.ts';
-import { closeServer, LOCAL_CREDENTIALS, LOCAL_REGION, listenOnLoopback } from './endpoint.ts';
-
-export interface LocalEndpoint {
-  readonly endpoint: string;
-  close(): Promise<void>;
-}
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoint, serveEmulator } from './endpoint.ts';
 
 const isActive = (table: TableDescription | undefined): boolean =>
   table?.TableStatus === 'ACTIVE' &&
@@ -76,26 +71,16 @@ export async function startLocalDynamoDb(options: {
     deleteTableMs: 0,
     updateTableMs: 0,
   });
-  const endpoint = await listenOnLoopback(server);
-  const client = new DynamoDBClient({
-    endpoint,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
+  return serveEmulator(server, async (endpoint) => {
+    const client = new DynamoDBClient({
+      endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      await ensureLedgerTable(client, options.tableName);
+    } finally {
+      client.destroy();
+    }
   });
-  try {
-    await ensureLedgerTable(client, options.tableName);
-  } catch (error) {
-    await closeServer(server).catch(() => undefined);
-    throw error;
-  } finally {
-    client.destroy();
-  }
-  let closing: Promise<void> | undefined;
-  return {
-    endpoint,
-    close() {
-      closing ??= closeServer(server);
-      return closing;
-    },
-  };
 }

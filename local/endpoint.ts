@@ -28,3 +28,34 @@ export function closeServer(server: Server): Promise<void> {
     server.closeAllConnections();
   });
 }
+
+/** A started emulator: where to reach it, and how to stop it (idempotent). */
+export interface LocalEndpoint {
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves an emulator on loopback and runs `prepare` (create a table, a stream) against it;
+ * the server is closed again if that fails, so a half-started emulator never holds its port.
+ */
+export async function serveEmulator(
+  server: Server,
+  prepare: (endpoint: string) => Promise<void>,
+): Promise<LocalEndpoint> {
+  const endpoint = await listenOnLoopback(server);
+  try {
+    await prepare(endpoint);
+  } catch (error) {
+    await closeServer(server).catch(() => undefined);
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint,
+    close() {
+      closing ??= closeServer(server);
+      return closing;
+    },
+  };
+}

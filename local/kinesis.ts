@@ -10,8 +10,8 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import kinesalite from 'kinesalite';
-import type { LocalEndpoint } from './dynamodb.ts';
-import { closeServer, LOCAL_CREDENTIALS, LOCAL_REGION, listenOnLoopback } from './endpoint.ts';
+
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoint, serveEmulator } from './endpoint.ts';
 
 /**
  * A tag set on the streams created here, unique to each creation. Sequence numbers from an
@@ -84,22 +84,12 @@ export async function startLocalKinesis(options: {
     deleteStreamMs: 0,
     updateStreamMs: 0,
   });
-  const endpoint = await listenOnLoopback(server);
-  const client = localKinesisClient(endpoint);
-  try {
-    await ensureStream(client, options.streamName, options.shardCount ?? 1);
-  } catch (error) {
-    await closeServer(server).catch(() => undefined);
-    throw error;
-  } finally {
-    client.destroy();
-  }
-  let closing: Promise<void> | undefined;
-  return {
-    endpoint,
-    close() {
-      closing ??= closeServer(server);
-      return closing;
-    },
-  };
+  return serveEmulator(server, async (endpoint) => {
+    const client = localKinesisClient(endpoint);
+    try {
+      await ensureStream(client, options.streamName, options.shardCount ?? 1);
+    } finally {
+      client.destroy();
+    }
+  });
 }

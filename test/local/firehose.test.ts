@@ -5,7 +5,7 @@ import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AGGREGATES_PREFIX } from '#commons/constants.ts';
-import type { LocalEndpoint } from '../../local/dynamodb.ts';
+import type { LocalEndpoint } from '../../local/endpoint.ts';
 import { type FirehoseDelivery, startFirehoseDelivery } from '../../local/firehose.ts';
 import { localKinesisClient, startLocalKinesis } from '../../local/kinesis.ts';
 import { type LocalS3, startLocalS3 } from '../../local/s3.ts';
