@@ -110,9 +110,28 @@ export class LocalStack {
         marshallOptions: { removeUndefinedValues: true },
       });
 
+      let runtime: LocalLambdaRuntime | undefined;
+      const invoke = (id: string, input: unknown) => {
+        if (!runtime) throw new Error('The local Lambda runtime is not started');
+        return runtime.invoke(id, input);
+      };
+      const substitutions: Record<string, string> = { LedgerTableName: NAMES.tableName };
+      for (const fn of FUNCTIONS) substitutions[arnSubstitution(fn.id)] = functionArn(fn.id);
+      const definition = JSON.parse(
+        substituteDefinition(readFileSync(PROCESS_FILE_ASL, 'utf8'), substitutions),
+      );
+      const stepFunctions = new LocalStepFunctions({
+        stateMachines: [{ arn: NAMES.stateMachineArn, definition }],
+        // Tasks reach the runtime through `invoke`, which exists by the time any execution starts.
+        resolveTask: (resource) => resolveTask(resource, invoke, rawDynamodb),
+        persistDir: at('executions'),
+        retryIntervalMs: options.retryIntervalMs,
+      });
+      const sfnEndpoint = await stepFunctions.listen();
+      closers.push(() => stepFunctions.close());
+
       const logDir = join(root, 'logs');
-      let sfnEndpoint = '';
-      const runtime = await LocalLambdaRuntime.create({
+      runtime = await LocalLambdaRuntime.create({
         functions: FUNCTIONS,
         baseEnv: {
           ...inheritedEnv(),
@@ -123,9 +142,7 @@ export class LocalStack {
           AWS_ENDPOINT_URL_S3: s3Server.endpoint,
           AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
           AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
-          get AWS_ENDPOINT_URL_SFN() {
-            return sfnEndpoint;
-          },
+          AWS_ENDPOINT_URL_SFN: sfnEndpoint,
           AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
           AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
           POWERTOOLS_SERVICE_NAME: 'sluice',
@@ -140,24 +157,10 @@ export class LocalStack {
         region: LOCAL_REGION,
         account: LOCAL_ACCOUNT_ID,
       });
-      closers.push(() => runtime.close());
-
-      const substitutions: Record<string, string> = { LedgerTableName: NAMES.tableName };
-      for (const fn of FUNCTIONS) substitutions[arnSubstitution(fn.id)] = functionArn(fn.id);
-      const definition = JSON.parse(
-        substituteDefinition(readFileSync(PROCESS_FILE_ASL, 'utf8'), substitutions),
-      );
-      const stepFunctions = new LocalStepFunctions({
-        stateMachines: [{ arn: NAMES.stateMachineArn, definition }],
-        resolveTask: (resource) => resolveTask(resource, runtime, rawDynamodb),
-        persistDir: at('executions'),
-        retryIntervalMs: options.retryIntervalMs,
-      });
-      sfnEndpoint = await stepFunctions.listen();
-      closers.push(() => stepFunctions.close());
+      closers.push(() => runtime?.close() ?? Promise.resolve());
 
       queue = new LocalQueue({
-        consume: (event) => runtime.invoke('StartExecution', event),
+        consume: (event) => invoke('StartExecution', event),
         queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:sluice-uploads`,
         concurrency: 2,
         visibilityTimeoutMs: options.retryIntervalMs ?? 1000,
@@ -237,12 +240,16 @@ const DYNAMODB_TASKS: Record<string, (client: DynamoDBClient, input: never) => P
 };
 
 /** Task resources to local calls: function ARNs to the Lambda runtime, SDK integrations to SDK v3. */
-function resolveTask(resource: string, runtime: LocalLambdaRuntime, dynamodb: DynamoDBClient) {
+function resolveTask(
+  resource: string,
+  invoke: (id: string, input: unknown) => Promise<unknown>,
+  dynamodb: DynamoDBClient,
+) {
   const fn = FUNCTIONS.find((candidate) => functionArn(candidate.id) === resource);
   if (fn) {
     return async (input: unknown) => {
       try {
-        return await runtime.invoke(fn.id, input);
+        return await invoke(fn.id, input);
       } catch (error) {
         if (!(error instanceof LambdaInvokeError)) throw error;
         // Step Functions puts Lambda's error JSON in Cause, as on AWS.
