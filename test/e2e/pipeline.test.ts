@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AggregateRecord } from '../../functions/commons/types.ts';
 import { type FileOutcome, runFiles } from '../../local/run-files.ts';
+import { encodeS3EventKey } from '../../local/s3.ts';
 import { LocalStack } from '../../local/stack.ts';
 
 // One local stack for the whole file: starting it and warming the functions is the slow part.
@@ -175,4 +176,41 @@ describe('the pipeline, end to end through the local stack', () => {
     const history = await stack.ledger.history(stack.names.bucketName, 'incoming/ledgers/good.csv');
     expect(history.map((item) => item.status)).toEqual(['SUCCEEDED', 'SKIPPED_DUPLICATE']);
   }, 60_000);
+
+  it('skips a redelivered event for a version that already ran', async () => {
+    // Prepare: the event EventBridge would send again for an upload already processed.
+    const key = 'incoming/ledgers/good.csv';
+    const head = await stack.s3.send(
+      new HeadObjectCommand({ Bucket: stack.names.bucketName, Key: key }),
+    );
+    const redelivered = {
+      version: '0',
+      id: 'redelivered-event',
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: [`arn:aws:s3:::${stack.names.bucketName}`],
+      detail: {
+        version: '0',
+        bucket: { name: stack.names.bucketName },
+        object: { key: encodeS3EventKey(key), size: head.ContentLength, etag: head.ETag },
+        'request-id': 'r',
+        requester: '000000000000',
+        'source-ip-address': '127.0.0.1',
+        reason: 'PutObject',
+      },
+    };
+
+    // Act
+    stack.queue.send(JSON.stringify(redelivered));
+    await stack.waitForIdle();
+
+    // Assess
+    const history = await stack.ledger.history(stack.names.bucketName, key);
+    const duplicate = history.find((item) => item.sk.endsWith('#DUPLICATE#redelivered-event'));
+    expect(duplicate?.status).toBe('SKIPPED_DUPLICATE');
+    expect(history.filter((item) => item.status === 'SUCCEEDED')).toHaveLength(1);
+  });
 });
