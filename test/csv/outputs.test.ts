@@ -109,6 +109,31 @@ describe('split outputs', () => {
     expect(writes).toBeGreaterThan(1);
   });
 
+  it('lets a slow sink queue at most about 1 MiB before waiting for it', async () => {
+    // Prepare
+    const row = '1234567,user@example.com,12.50,EUR,FR,2026-01-01,paid,gift wrap\n';
+    const big = `id,email,amount,currency,country,date,status,note\n${row.repeat(60_000)}`;
+    let queued = 0;
+    let received = 0;
+    const slow: Writable = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        queued = Math.max(queued, slow.writableLength);
+        received += chunk.length;
+        setTimeout(done, 1);
+      },
+    });
+    const ended = once(slow, 'finish');
+
+    // Act
+    await validateCsv(bytes(big, 64 * 1024), undefined, { valid: slow });
+    await ended;
+
+    // Assess: the 4 MB output was never queued whole, and all of it arrived.
+    expect(received).toBe(Buffer.byteLength(big));
+    expect(queued).toBeGreaterThan(16 * 1024);
+    expect(queued).toBeLessThanOrEqual((1 << 20) + 2 * 64 * 1024);
+  });
+
   it('summarises a report into counts for the state payload', async () => {
     // Prepare
     const { report } = await validate('id\n1\nx\n', { fields: [{ name: 'id', type: 'integer' }] });

@@ -105,11 +105,16 @@ function describe(problem: RowProblem, rowNumber: number | null): string {
   }
 }
 
+// A sink may hold this much before we wait for it to drain. Waiting as soon as write() returns
+// false (past a 16 KB highWaterMark, i.e. on every 64 KB input chunk) made parsing and the file
+// writes take turns; letting a few chunks queue lets them overlap.
+const MAX_BUFFERED_BYTES = 1 << 20;
+
 async function write(sink: Writable | undefined, parts: string[]): Promise<void> {
   if (sink === undefined || parts.length === 0) return;
   const text = parts.join('');
   parts.length = 0;
-  if (!sink.write(text)) await once(sink, 'drain');
+  if (!sink.write(text) && sink.writableLength > MAX_BUFFERED_BYTES) await once(sink, 'drain');
 }
 
 /**
