@@ -43,6 +43,22 @@ describe('UTF-8 decoding', () => {
     }
   });
 
+  it('carries a multi-byte record that spans several 64 KB slices, and its bad byte offset', async () => {
+    // Prepare: a 300 KB quoted cell of 2-byte characters, then rows with 3-byte ones
+    const long = `"${'é,\n'.repeat(100_000)}"`;
+    const csv = `id,note\n1,${long}\n2,€uro\n3,ok\n`;
+    const source = Buffer.from(csv, 'utf8');
+    const bad = Buffer.concat([source, Buffer.from([0xff, 0x0a])]);
+
+    // Act
+    const { report, valid } = await validate(bytes(source, 100_000));
+
+    // Assess
+    expect(valid).toBe(csv);
+    expect(report.stats).toMatchObject({ rows: 3, invalidRows: 0, bytes: source.length });
+    await expect(validate(bytes(bad, 100_000))).rejects.toThrow(`near offset ${source.length})`);
+  });
+
   it('treats a lone BOM as an empty file and a cut BOM as invalid UTF-8', async () => {
     // Act & Assess
     await expect(validate(Buffer.from([0xef, 0xbb, 0xbf]))).rejects.toThrow(EmptyCsv);
