@@ -1,31 +1,37 @@
 import { Command, CommanderError } from 'commander';
-import { inferCommand } from './commands/infer.ts';
-import { resizeCommand } from './commands/resize.ts';
-import { runCommand } from './commands/run.ts';
-import { validateCommand } from './commands/validate.ts';
+import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.ts';
 
-/** Exit code for usage and IO errors, shared by every command so scripts can rely on it. */
-export const EXIT_USAGE = 2;
-/** Exit code when a command broke for a reason other than its usage. */
-export const EXIT_FAILURE = 1;
+export { EXIT_FAILURE, EXIT_USAGE };
 
-export function buildProgram(): Command {
-  return new Command('sluice')
+/**
+ * Each command's module, loaded only when needed: `sluice resize` should not pay for loading the
+ * CSV engine or the local emulators before its first image.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  run: async () => (await import('./commands/run.ts')).runCommand(),
+  validate: async () => (await import('./commands/validate.ts')).validateCommand(),
+  infer: async () => (await import('./commands/infer.ts')).inferCommand(),
+  resize: async () => (await import('./commands/resize.ts')).resizeCommand(),
+};
+
+/** The CLI with the command `argv` names, or with every command (for help and errors). */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+  const program = new Command('sluice')
     .description(
       'Serverless file-ETL pipeline: image variants and CSV validation on Step Functions.\n' +
         'Runs fully offline against in-process emulators, or deploys to AWS with CDK.',
     )
     .version('0.1.0')
-    .showHelpAfterError()
-    .addCommand(runCommand())
-    .addCommand(validateCommand())
-    .addCommand(inferCommand())
-    .addCommand(resizeCommand());
+    .showHelpAfterError();
+  const named = argv[2] ?? '';
+  const wanted = named in COMMANDS ? [named] : Object.keys(COMMANDS);
+  for (const name of wanted) program.addCommand(await (COMMANDS[name] as () => Promise<Command>)());
+  return program;
 }
 
 /** Runs the CLI and resolves to the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
   try {

@@ -11,7 +11,7 @@ import {
   validateCsv,
 } from '#commons/csv/index.ts';
 import { ConfigurationError } from '#commons/errors.ts';
-import { EXIT_USAGE } from '../program.ts';
+import { EXIT_USAGE } from '../exit-codes.ts';
 
 /** `data/orders.csv` → `data/orders.sluice/`: next to the input, ignored by git like `.sluice/`. */
 export function defaultOutDir(csv: string): string {
