@@ -19,16 +19,6 @@ export class TransientError extends SluiceError {
   override name = 'TransientError';
 }
 
-/** The file's type is not one the pipeline transforms. */
-export class UnsupportedFileType extends InputError {
-  override name = 'UnsupportedFileType';
-}
-
-/** A zero-byte upload: there is nothing to transform. */
-export class EmptyFile extends InputError {
-  override name = 'EmptyFile';
-}
-
 /** Configuration (a schema, a variants file, an env var) is missing or malformed. */
 export class ConfigurationError extends SluiceError {
   override name = 'ConfigurationError';

@@ -47,7 +47,6 @@ describe('the local Lambda runtime', () => {
     // Assess
     expect(first).toMatchObject({ functionName: 'sluice-Probe', env: 'from-registry' });
     expect(first.remainingMs).toBeGreaterThan(0);
-    expect(first.remainingMs).toBeLessThanOrEqual(1000);
     expect(second.requestId).not.toBe(first.requestId);
     expect(second.invocations).toBe(2);
   });

@@ -24,7 +24,7 @@ const THROTTLING = new Set([
  * SDK faults that a retry may cure become `TransientError`, the one name the ASL retries on, so
  * the state machine needs no list of every service's throttling codes.
  */
-export function classifyError(error: unknown): unknown {
+function classifyError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof TransientError) return error;
   const meta = error as Error & {
     $retryable?: unknown;
