@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as dynamodbApi from '@aws-sdk/client-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -15,11 +14,11 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
 import { type FirehoseDelivery, startFirehoseDelivery } from './firehose.ts';
 import { startLocalKinesis } from './kinesis.ts';
 import { LambdaInvokeError, LocalLambdaRuntime } from './lambda-runtime.ts';
+import { PROJECT_ROOT } from './project-root.ts';
 import { LocalQueue } from './queue.ts';
 import { LOCAL_ACCOUNT_ID, startLocalS3 } from './s3.ts';
 import { LocalStepFunctions, substituteDefinition } from './step-functions.ts';
 
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PROCESS_FILE_ASL = join(PROJECT_ROOT, 'statemachine/process-file.asl.json');
 
 const NAMES = {

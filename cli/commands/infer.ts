@@ -14,9 +14,9 @@ function positiveInteger(value: string): number {
 export function inferCommand(): Command {
   return new Command('infer')
     .description(
-      'Infer a Frictionless Table Schema from the first rows of a CSV file and print it as JSON:\n' +
-        'a starting point to edit (constraints, primaryKey, invalidRowTolerance) and save as\n' +
-        'sample-data/schemas/<dataset>.json or upload under schemas/ in the bucket.',
+      'Infer a Frictionless Table Schema from the first rows of a CSV file and print it as ' +
+        'JSON: a starting point to edit (constraints, primaryKey, invalidRowTolerance) and ' +
+        'save as sample-data/schemas/<dataset>.json or upload under schemas/ in the bucket.',
     )
     .argument('<csv>', 'the CSV file to sample (UTF-8; delimiter and line endings are detected)')
     .option('--sample-rows <n>', 'how many data rows to read', positiveInteger, 1000)

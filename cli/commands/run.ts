@@ -32,10 +32,10 @@ function table(outcomes: readonly FileOutcome[]): string {
 export function runCommand(): Command {
   return new Command('run')
     .description(
-      'Run the whole pipeline offline over a directory: start the local stack, upload every file\n' +
-        'under <dir> to incoming/ (keeping relative paths: <dir>/orders/jan.csv becomes\n' +
-        'incoming/orders/jan.csv; <dir>/schemas/* seeds schemas/), wait for every execution and\n' +
-        "print each file's key, kind, status, outputs and duration.",
+      'Run the whole pipeline offline over a directory: start the local stack, upload every ' +
+        'file under <dir> to incoming/ (keeping relative paths: <dir>/orders/jan.csv becomes ' +
+        'incoming/orders/jan.csv; <dir>/schemas/* seeds schemas/), wait for every execution ' +
+        "and print each file's key, kind, status, outputs and duration.",
     )
     .argument('<dir>', 'directory of files to process, one folder per dataset')
     .option(

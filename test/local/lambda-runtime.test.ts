@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionDefinition } from '../../functions/registry.ts';
 import { LambdaInvokeError, LocalLambdaRuntime } from '../../local/lambda-runtime.ts';
-import { PROJECT_ROOT } from '../../local/stack.ts';
+import { PROJECT_ROOT } from '../../local/project-root.ts';
 
 const probe: FunctionDefinition = {
   id: 'Probe',
