@@ -172,7 +172,7 @@ async function vipsthumbnail(
 
 /**
  * Runs the resize command on `directory` in a fresh Node process and checks every variant came
- * out. `entry` is either the `sluice` binary or a bare import of the resize command alone.
+ * out.
  */
 async function resizeInChild(
   entry: readonly string[],
@@ -197,16 +197,6 @@ async function resizeInChild(
 }
 
 const SLUICE_CLI = [join(ROOT, 'cli', 'sluice.js')];
-// The resize command without the rest of the CLI: what `sluice resize` would cost if
-// cli/program.ts loaded each command's modules only when that command runs.
-const RESIZE_COMMAND_ALONE = [
-  '--import',
-  'tsx',
-  '--input-type=module',
-  '-e',
-  `import { resizeCommand } from ${JSON.stringify(join(ROOT, 'cli', 'commands', 'resize.ts'))};
-   await resizeCommand().parseAsync(process.argv.slice(2), { from: 'user' });`,
-];
 
 /** The engine alone, as the Lambda handler calls it: no process start-up, one image per core. */
 async function engineInProcess(files: readonly string[]): Promise<void> {
@@ -281,14 +271,7 @@ async function main(): Promise<void> {
   const binary = findVipsthumbnail();
   const out = join(WORK, 'out');
 
-  const keys = [
-    'largestOnly',
-    'perVariant',
-    'sluice',
-    'startup',
-    'commandAlone',
-    'engine',
-  ] as const;
+  const keys = ['largestOnly', 'perVariant', 'sluice', 'startup', 'engine'] as const;
   const times = Object.fromEntries(
     keys.map((key) => [key, { wall: [] as number[], cpu: [] as number[] }]),
   ) as Record<(typeof keys)[number], { wall: number[]; cpu: number[] }>;
@@ -300,7 +283,6 @@ async function main(): Promise<void> {
       ['perVariant', binary ? () => vipsthumbnail(binary, files, SIZES, out) : undefined],
       ['sluice', () => resizeInChild(SLUICE_CLI, PHOTOS, out)],
       ['startup', () => run(process.execPath, [...SLUICE_CLI, '--version'])],
-      ['commandAlone', () => resizeInChild(RESIZE_COMMAND_ALONE, PHOTOS, out)],
       ['engine', () => engineInProcess(files)],
     ] as const) {
       if (!task) continue;
@@ -340,7 +322,6 @@ async function main(): Promise<void> {
   lines.push(
     row('(3) sluice resize <dir>, all variants', times.sluice, 'whole CLI, start-up included'),
     row('    of which CLI start-up (sluice --version)', times.startup),
-    row('    resize command alone, fresh process', times.commandAlone, 'no other commands loaded'),
     row('    engine in-process', times.engine, 'as the Lambda handler runs it'),
   );
   if (reference !== undefined) {
