@@ -1,6 +1,5 @@
 // One measurement of bench/csv.ts, run in a fresh process so its peak RSS is its own.
-// Usage: node csv-child.mjs floor|validate|validate-slow <csv> <schema.json> <outDir>
-// (validate-slow turns the quote-free fast path off: every record goes through papaparse)
+// Usage: node csv-child.mjs floor|validate <csv> <schema.json> <outDir>
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,7 +31,7 @@ async function validate(): Promise<{ rows: number; invalidRows: number; valid: b
     createReadStream(csv),
     schema,
     { valid, invalid },
-    { tmpDir: outDir, fastPath: mode !== 'validate-slow' },
+    { tmpDir: outDir },
   );
   await Promise.all([
     finished(valid),

@@ -3,7 +3,6 @@
 //
 //   npx tsx bench/csv.ts [--rows N] [--runs K]   default 1,000,000 rows, best of 3 runs
 //   npx tsx bench/csv.ts --big                    ~1 GB file, one run, for the peak RSS target
-//   npx tsx bench/csv.ts --no-fast                 validate with the quote-free fast path off
 //
 // Targets: validate / floor ≤ 1.5, peak RSS ≤ 150 MB on the 1 GB file, and the invalid-row count
 // equal to the generator's. Exit code 1 when the count differs.
@@ -29,12 +28,7 @@ interface Measure {
 }
 
 const { values } = parseArgs({
-  options: {
-    rows: { type: 'string' },
-    runs: { type: 'string' },
-    big: { type: 'boolean' },
-    'no-fast': { type: 'boolean' },
-  },
+  options: { rows: { type: 'string' }, runs: { type: 'string' }, big: { type: 'boolean' } },
 });
 const rows = values.big ? BIG_ROWS : Number(values.rows ?? 1_000_000);
 const runs = Number(values.runs ?? (values.big ? 1 : 3));
@@ -76,7 +70,7 @@ async function measure(mode: 'floor' | 'validate'): Promise<Measure> {
   await mkdir(outDir, { recursive: true });
   const { stdout } = await promisify(execFile)(process.execPath, [
     child,
-    mode === 'validate' && values['no-fast'] ? 'validate-slow' : mode,
+    mode,
     csv,
     schemaPath,
     outDir,

@@ -44,13 +44,13 @@ const ORDERED_TYPES: readonly FieldType[] = [
   'datetime',
 ];
 
-export function daysInMonth(year: number, month: number): number {
+function daysInMonth(year: number, month: number): number {
   if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 /** Days since 1970-01-01 of a valid civil date, by arithmetic: `Date` objects are too slow per cell. */
-export function epochDays(year: number, month: number, day: number): number {
+function epochDays(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;
   const era = Math.floor(y / 400);
   const yearOfEra = y - era * 400;

@@ -2,7 +2,6 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import Papa from 'papaparse';
 import { CsvFieldTooLarge, CsvRowTooLarge, EmptyCsv, InvalidCsvEncoding } from './errors.ts';
-import { FastRecordReader } from './fast-records.ts';
 import type { CsvDialect } from './table-schema.ts';
 
 /** The dialect actually used to read a file: given by the schema or detected. */
@@ -28,12 +27,6 @@ export interface CsvRecordSink {
   ): boolean | undefined;
   /** Called between input chunks: the place to wait for a slow output (backpressure). */
   flush?(): Promise<void> | undefined;
-  /**
-   * Optional fast path (see fast-records.ts): settles the quote-free data record
-   * `text.slice(start, lineEnd)` (terminator up to `next`) without cells, or returns false,
-   * having done nothing, so that it is split and passed to `record` instead.
-   */
-  fastRecord?(text: string, start: number, lineEnd: number, next: number): boolean;
 }
 
 export interface ReadCsvOptions {
@@ -42,8 +35,6 @@ export interface ReadCsvOptions {
   readonly maxFieldBytes?: number;
   /** @default 8 MiB */
   readonly maxRowBytes?: number;
-  /** Internal: `false` sends every record through papaparse (equivalence tests, bench). */
-  readonly fastPath?: boolean;
 }
 
 const DEFAULT_MAX_FIELD_BYTES = 1 << 20;
@@ -224,18 +215,6 @@ export async function readCsv(
     });
   };
 
-  // Hands one record to the sink; returns false when the sink asks to stop.
-  const emit = (cells: string[], start: number, end: number, malformed: boolean): boolean => {
-    rowNumber++;
-    checkSize(cells, end - start);
-    if (dialect === undefined) return true;
-    if (rowNumber === 1) {
-      sink.header(cells, text.slice(start, end), dialect);
-      return true;
-    }
-    return sink.record(cells, text, start, end, malformed) !== false;
-  };
-
   // Used directly (not through Papa.parse), papaparse's Parser hands `step` a one-row `data` array
   // and the cursor just past that row, which is what lets us keep each record's exact text.
   const step = (result: Papa.ParseResult<string[]>): void => {
@@ -245,33 +224,17 @@ export async function readCsv(
     rowStart = end;
     // A chunk that ends on a terminator leaves papaparse an empty last "row": not a record.
     if (cells === undefined || end === start) return;
-    if (!emit(cells, start, end, result.errors.length > 0)) {
+    rowNumber++;
+    checkSize(cells, end - start);
+    if (dialect === undefined) return;
+    if (rowNumber === 1) {
+      sink.header(cells, text.slice(start, end), dialect);
+      return;
+    }
+    if (sink.record(cells, text, start, end, result.errors.length > 0) === false) {
       stopped = true;
       parser?.abort();
     }
-  };
-
-  let fast: FastRecordReader | undefined;
-  const fastRecord = sink.fastRecord?.bind(sink);
-  const startFastPath = (d: ResolvedDialect): void => {
-    if (options.fastPath === false || fastRecord === undefined) return;
-    if (d.delimiter === '' || d.quoteChar === '') return;
-    fast = new FastRecordReader(
-      {
-        delimiter: d.delimiter,
-        quoteChar: d.quoteChar,
-        terminator: d.lineTerminator,
-        // Records up to the field limit cannot break either limit; longer ones get the full checks.
-        maxRecordChars: Math.min(maxFieldBytes, maxRowBytes),
-        inPlace: (t, start, lineEnd, next) => {
-          if (!fastRecord(t, start, lineEnd, next)) return false;
-          rowNumber++;
-          return true;
-        },
-        record: (cells, start, next) => emit(cells, start, next, false),
-      },
-      Papa.Parser,
-    );
   };
 
   const parse = (chunk: string, last: boolean): void => {
@@ -285,23 +248,10 @@ export async function readCsv(
       });
     }
     text = chunk;
-    // The header always comes through papaparse; the fast path starts with the next slice.
-    let from = 0;
-    if (fast !== undefined) {
-      from = fast.read(chunk, 0);
-      if (from < 0) {
-        stopped = true;
-        return;
-      }
-    } else if (rowNumber >= 1 && dialect !== undefined) startFastPath(dialect);
-    rowStart = from;
-    const cursor =
-      from === chunk.length
-        ? from
-        : (parser.parse(from === 0 ? chunk : chunk.slice(from), from, !last).meta.cursor as number);
-    if (stopped) return;
-    decoder.keep(chunk, cursor);
-    if (!last && chunk.length - cursor > maxRowBytes) {
+    rowStart = 0;
+    const result = parser.parse(chunk, 0, !last);
+    decoder.keep(chunk, result.meta.cursor);
+    if (!last && chunk.length - result.meta.cursor > maxRowBytes) {
       throw new CsvRowTooLarge(
         `Row ${rowNumber + 1} is over the ${maxRowBytes}-byte limit (is a quote left open?)`,
       );

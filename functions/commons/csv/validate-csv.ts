@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { CsvReport } from './csv-report.ts';
-import { ALWAYS_VALID, compileInPlaceCheck, type InPlaceCheck } from './fast-records.ts';
 import { type CellCheck, type CellIssue, compileFieldCheck } from './field-checks.ts';
 import { type CsvRecordSink, type ResolvedDialect, readCsv } from './read-csv.ts';
 import { type Field, primaryKeyFields, type TableSchema } from './table-schema.ts';
@@ -24,8 +23,6 @@ export interface ValidateOptions {
   readonly maxRowBytes?: number;
   /** Directory where uniqueness state spills on big files. @default os.tmpdir() */
   readonly tmpDir?: string;
-  /** Internal: `false` turns off the quote-free fast path (equivalence tests, bench). */
-  readonly fastPath?: boolean;
 }
 
 /** A field bound to the column that holds it. */
@@ -35,8 +32,6 @@ interface BoundField {
   readonly position: number;
   readonly required: boolean;
   readonly check: CellCheck;
-  /** The same check on the cell's place in the text, when its type allows (fast path). */
-  readonly inPlace: InPlaceCheck | undefined;
 }
 
 interface UniqueColumn {
@@ -133,11 +128,6 @@ class CsvValidation implements CsvRecordSink {
   private readonly onlyEmptyIsNull: boolean;
   private readonly fields: readonly Field[];
   private readonly checks: CellCheck[];
-  private readonly inPlaceChecks: (InPlaceCheck | undefined)[];
-  // Fast path scratch: cell bounds of the current record, and its key cells.
-  private cellStarts = new Int32Array(0);
-  private cellEnds = new Int32Array(0);
-  private keyCells: string[] = [];
   private readonly keyNames: string[];
   private readonly uniqueNames: string[];
   private headerErrors = 0;
@@ -168,7 +158,6 @@ class CsvValidation implements CsvRecordSink {
     this.fields = schema?.fields ?? [];
     // Compiled before reading, so a bad schema fails without consuming the input.
     this.checks = this.fields.map((field, index) => compileFieldCheck(field, `fields[${index}]`));
-    this.inPlaceChecks = this.fields.map((field) => compileInPlaceCheck(field));
     this.keyNames = schema === undefined ? [] : primaryKeyFields(schema);
     // A unique field that is also the whole primary key is checked once, as the primary key.
     this.uniqueNames = this.fields
@@ -198,9 +187,6 @@ class CsvValidation implements CsvRecordSink {
     this.terminator = dialect.lineTerminator;
     this.delimiter = dialect.delimiter;
     this.bindHeader(cells);
-    this.cellStarts = new Int32Array(this.width);
-    this.cellEnds = new Int32Array(this.width);
-    this.keyCells = new Array<string>(this.width).fill('');
     if (this.sinks.valid !== undefined) {
       this.validParts.push(raw.endsWith(this.terminator) ? raw : raw + this.terminator);
     }
@@ -220,116 +206,9 @@ class CsvValidation implements CsvRecordSink {
     this.report.stats.rows++;
     const formulas = this.screenFormulas(cells);
     const problems = this.checkRow(cells, malformedQuotes);
-    this.settle(cells, text, start, end, formulas, problems);
-    return true;
-  }
-
-  /**
-   * The fast path (fast-records.ts) for a quote-free record: cuts it on the delimiter and checks
-   * its cells in place, slicing only cells whose check needs a string and the unique keys.
-   * Returns false, having changed nothing, when the record is anything but a plain valid row
-   * (ragged, blank, a formula, a null in a required field, a failing cell): `record` then
-   * produces exactly the errors and outputs it always did.
-   */
-  fastRecord(text: string, start: number, lineEnd: number, next: number): boolean {
-    if (!this.onlyEmptyIsNull) return false;
-    const width = this.width;
-    const starts = this.cellStarts;
-    const ends = this.cellEnds;
-    const delimiter = this.delimiter;
-    const delimiterCode = delimiter.length === 1 ? delimiter.charCodeAt(0) : -1;
-    let count = 0;
-    let from = start;
-    let blank = true;
-    for (;;) {
-      let end = from;
-      // Cells are short: scan char codes rather than call indexOf once per cell.
-      if (delimiterCode >= 0) {
-        while (end < lineEnd && text.charCodeAt(end) !== delimiterCode) end++;
-      } else {
-        end = text.indexOf(delimiter, from);
-        if (end === -1 || end > lineEnd) end = lineEnd;
-      }
-      if (count === width) return false;
-      starts[count] = from;
-      ends[count] = end;
-      count++;
-      if (end > from) {
-        blank = false;
-        // = + - @ tab CR: maybe a formula; the regular path decides.
-        const first = text.charCodeAt(from);
-        if (
-          first === 61 ||
-          first === 43 ||
-          first === 45 ||
-          first === 64 ||
-          first === 9 ||
-          first === 13
-        )
-          return false;
-      }
-      if (end === lineEnd) break;
-      from = end + delimiter.length;
-    }
-    if (count !== width || blank) return false;
-    const bound = this.bound;
-    for (let i = 0; i < bound.length; i++) {
-      const field = bound[i] as BoundField;
-      const cellStart = starts[field.column] as number;
-      const cellEnd = ends[field.column] as number;
-      if (cellStart === cellEnd) {
-        if (field.required) return false;
-        continue;
-      }
-      const inPlace = field.inPlace;
-      if (inPlace !== undefined) {
-        if (!inPlace(text, cellStart, cellEnd)) return false;
-      } else if (field.check(text.slice(cellStart, cellEnd)) !== undefined) return false;
-    }
-    // From here on the record is settled here: uniqueness state changes.
-    this.rowNumber++;
-    this.report.stats.rows++;
-    let problems: RowProblem[] | undefined;
-    if (this.uniqueColumns.length > 0 || this.keyIndex !== undefined) {
-      const keyCells = this.keyCells;
-      for (let i = 0; i < this.uniqueColumns.length; i++) {
-        const column = (this.uniqueColumns[i] as UniqueColumn).column;
-        keyCells[column] = text.slice(starts[column], ends[column]);
-      }
-      for (let i = 0; i < this.keyColumns.length; i++) {
-        const column = (this.keyColumns[i] as (typeof this.keyColumns)[number]).column;
-        keyCells[column] = text.slice(starts[column], ends[column]);
-      }
-      problems = this.checkKeys(keyCells, undefined, undefined);
-    }
-    if (problems === undefined) {
-      if (this.sinks.valid === undefined) return true;
-      if (text === this.runText && start === this.runEnd) this.runEnd = next;
-      else {
-        this.flushRun();
-        this.runText = text;
-        this.runStart = start;
-        this.runEnd = next;
-      }
-      return true;
-    }
-    const cells = text.slice(start, lineEnd).split(delimiter);
-    this.settle(cells, text, start, next, false, problems);
-    return true;
-  }
-
-  /** Sends a checked record to the valid run or, with its problems, to the report and invalid.csv. */
-  private settle(
-    cells: string[],
-    text: string,
-    start: number,
-    end: number,
-    formulas: boolean,
-    problems: RowProblem[] | undefined,
-  ): void {
     const safeCells = formulas ? cells.map((cell) => (isFormula(cell) ? `'${cell}` : cell)) : cells;
     if (problems === undefined) {
-      if (this.sinks.valid === undefined) return;
+      if (this.sinks.valid === undefined) return true;
       // Only the file's last record can lack a terminator: it is the last one of its text.
       const unterminated = end === text.length && !text.endsWith(this.terminator);
       if (formulas || unterminated) {
@@ -345,7 +224,7 @@ class CsvValidation implements CsvRecordSink {
         this.runStart = start;
         this.runEnd = end;
       }
-      return;
+      return true;
     }
     this.flushRun();
     this.report.stats.invalidRows++;
@@ -356,6 +235,7 @@ class CsvValidation implements CsvRecordSink {
         .join('; ');
       this.invalidParts.push(this.line([String(this.rowNumber), summary, ...safeCells]));
     }
+    return true;
   }
 
   async flush(): Promise<void> {
@@ -481,7 +361,6 @@ class CsvValidation implements CsvRecordSink {
         position: index + 1,
         required: false,
         check: noCheck,
-        inPlace: ALWAYS_VALID,
       }));
       return;
     }
@@ -515,7 +394,6 @@ class CsvValidation implements CsvRecordSink {
         // Primary key fields are implicitly required, as in Frictionless.
         required: this.keyNames.includes(field.name) || field.constraints?.required === true,
         check: this.checks[index] as CellCheck,
-        inPlace: this.inPlaceChecks[index],
       });
     });
     if (mode === 'partial' && this.bound.length === 0) {
@@ -625,15 +503,6 @@ class CsvValidation implements CsvRecordSink {
       failed ??= new Set();
       failed.add(field.column);
     }
-    return this.checkKeys(cells, failed, problems);
-  }
-
-  /** Unique and primary-key checks: they record each usable key, so run once per row. */
-  private checkKeys(
-    cells: string[],
-    failed: Set<number> | undefined,
-    problems: RowProblem[] | undefined,
-  ): RowProblem[] | undefined {
     // Null and ill-typed cells are already reported above: they take no part in uniqueness.
     for (let i = 0; i < this.uniqueColumns.length; i++) {
       const unique = this.uniqueColumns[i] as UniqueColumn;
@@ -702,7 +571,6 @@ export async function validateCsv(
       dialect: schema?.dialect,
       maxFieldBytes: options.maxFieldBytes,
       maxRowBytes: options.maxRowBytes,
-      fastPath: options.fastPath,
     }));
   } catch (error) {
     sinks.valid?.destroy();
