@@ -45,11 +45,12 @@ interface Environment {
  */
 async function bundleHandlers(
   functions: readonly FunctionDefinition[],
-  projectRoot: string,
 ): Promise<Map<string, string>> {
-  const outdir = join(projectRoot, 'node_modules', '.cache', 'sluice', 'functions');
+  const outdir = join(PROJECT_ROOT, 'node_modules', '.cache', 'sluice', 'functions');
   await build({
-    entryPoints: Object.fromEntries(functions.map((fn) => [fn.id, resolve(projectRoot, fn.entry)])),
+    entryPoints: Object.fromEntries(
+      functions.map((fn) => [fn.id, resolve(PROJECT_ROOT, fn.entry)]),
+    ),
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -72,7 +73,6 @@ export interface LambdaRuntimeOptions {
   readonly functionName: (fn: FunctionDefinition) => string;
   /** Each function's stdout and stderr go to `<logDir>/<id>.log`. */
   readonly logDir: string;
-  readonly projectRoot: string;
   readonly region: string;
   readonly account: string;
 }
@@ -100,10 +100,7 @@ export class LocalLambdaRuntime {
 
   /** Bundles every handler, then serves invocations. */
   static async create(options: LambdaRuntimeOptions): Promise<LocalLambdaRuntime> {
-    return new LocalLambdaRuntime(
-      options,
-      await bundleHandlers(options.functions, options.projectRoot),
-    );
+    return new LocalLambdaRuntime(options, await bundleHandlers(options.functions));
   }
 
   /** Invocations under way or waiting for an environment. */

@@ -152,7 +152,6 @@ export class LocalStack {
         envFor: (fn) => environmentFor(fn, NAMES),
         functionName: (fn) => functionName(fn.id),
         logDir,
-        projectRoot: PROJECT_ROOT,
         region: LOCAL_REGION,
         account: LOCAL_ACCOUNT_ID,
       });

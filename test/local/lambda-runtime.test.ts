@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionDefinition } from '../../functions/registry.ts';
 import { LambdaInvokeError, LocalLambdaRuntime } from '../../local/lambda-runtime.ts';
-import { PROJECT_ROOT } from '../../local/project-root.ts';
 
 const probe: FunctionDefinition = {
   id: 'Probe',
@@ -27,7 +26,6 @@ beforeAll(async () => {
     envFor: () => ({ PROBE_VALUE: 'from-registry' }),
     functionName: (fn) => `sluice-${fn.id}`,
     logDir,
-    projectRoot: PROJECT_ROOT,
     region: 'us-east-1',
     account: '000000000000',
   });
