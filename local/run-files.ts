@@ -75,7 +75,8 @@ export async function runFiles(
   for (const file of schemas)
     await put(file, `${SCHEMAS_PREFIX}${file.slice(SCHEMAS_DIR.length + 1)}`);
 
-  const since = new Date().toISOString();
+  // S3 event times have whole seconds, so this run's events are those from this second on.
+  const since = Math.floor(Date.now() / 1000) * 1000;
   const keys = data.map((file) => `${INCOMING_PREFIX}${file}`);
   let uploaded = 0;
   const queue = [...data];
@@ -91,9 +92,11 @@ export async function runFiles(
   return Promise.all(keys.map((key) => outcomeOf(stack, key, since)));
 }
 
-async function outcomeOf(stack: LocalStack, key: string, since: string): Promise<FileOutcome> {
+async function outcomeOf(stack: LocalStack, key: string, since: number): Promise<FileOutcome> {
   const history = await stack.ledger.history(stack.names.bucketName, key);
-  const latest: LedgerItem | undefined = history.filter((item) => item.receivedAt >= since).at(-1);
+  const latest: LedgerItem | undefined = history
+    .filter((item) => Date.parse(item.receivedAt) >= since)
+    .at(-1);
   if (!latest || !FINAL.has(latest.status)) {
     return {
       key,
@@ -110,8 +113,27 @@ async function outcomeOf(stack: LocalStack, key: string, since: string): Promise
     kind: latest.kind,
     status: latest.status,
     outputs: latest.outputs,
-    error: latest.error ?? null,
+    error: latest.error ?? unfinishedOriginal(history, latest),
     executionId: latest.executionId,
     durationMs: latest.durationMs ?? null,
+  };
+}
+
+/**
+ * A duplicate of a version whose own execution never finished (a run stopped mid-way) would
+ * otherwise look like a file already processed: say so, so it is not skipped silently.
+ */
+function unfinishedOriginal(
+  history: readonly LedgerItem[],
+  latest: LedgerItem,
+): RecordedError | null {
+  if (latest.status !== 'SKIPPED_DUPLICATE') return null;
+  const original = history.find((item) => latest.sk.startsWith(`${item.sk}#DUPLICATE#`));
+  if (original?.status !== 'PROCESSING') return null;
+  return {
+    name: 'DuplicateOfUnfinished',
+    message:
+      `This version's execution ${original.executionId} never finished (was the run stopped?); ` +
+      'delete the data dir, or upload a changed file, to process it again',
   };
 }

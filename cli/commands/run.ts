@@ -67,6 +67,13 @@ export function runCommand(): Command {
         import('../../local/run-files.ts'),
       ]);
       const stack = await LocalStack.start({ dataDir });
+      // Ctrl-C stops the stack cleanly, so the executions under way are recorded as aborted.
+      const interrupt = () => {
+        progress('');
+        process.stderr.write('sluice: interrupted; stopping the local stack\n');
+        void stack.close().finally(() => process.exit(130));
+      };
+      process.once('SIGINT', interrupt);
       let outcomes: FileOutcome[];
       try {
         outcomes = await runFiles(stack, resolve(dir), {
@@ -77,6 +84,7 @@ export function runCommand(): Command {
             ),
         });
       } finally {
+        process.off('SIGINT', interrupt);
         progress('');
         await stack.close();
       }

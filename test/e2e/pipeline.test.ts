@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,5 +213,41 @@ describe('the pipeline, end to end through the local stack', () => {
     const duplicate = history.find((item) => item.sk.endsWith('#DUPLICATE#redelivered-event'));
     expect(duplicate?.status).toBe('SKIPPED_DUPLICATE');
     expect(history.filter((item) => item.status === 'SUCCEEDED')).toHaveLength(1);
+  });
+
+  it('says so when a duplicate points at a version whose execution never finished', async () => {
+    // Prepare: the ledger of a run stopped mid-way, with this version still PROCESSING.
+    const content = 'id,amount\n7,1\n';
+    const key = 'incoming/ledgers/interrupted.csv';
+    const etag = createHash('md5').update(content).digest('hex');
+    await stack.ledger.record({
+      pk: `${stack.names.bucketName}/${key}`,
+      sk: etag,
+      bucket: stack.names.bucketName,
+      key,
+      dataset: 'ledgers',
+      kind: 'csv',
+      size: content.length,
+      status: 'PROCESSING',
+      statusAt: 'PROCESSING#2026-01-01T00:00:00.000Z',
+      outputs: [],
+      summary: null,
+      error: null,
+      executionId: 'arn:aws:states:us-east-1:000000000000:execution:sluice-ProcessFile:stopped',
+      receivedAt: '2026-01-01T00:00:00Z',
+      startedAt: '2026-01-01T00:00:00.000Z',
+    });
+    const again = mkdtempSync(join(tmpdir(), 'sluice-e2e-interrupted-'));
+    mkdirSync(join(again, 'ledgers'));
+    writeFileSync(join(again, 'ledgers/interrupted.csv'), content);
+
+    // Act
+    const [result] = await runFiles(stack, again);
+    rmSync(again, { recursive: true, force: true });
+
+    // Assess
+    expect(result?.status).toBe('SKIPPED_DUPLICATE');
+    expect(result?.error?.name).toBe('DuplicateOfUnfinished');
+    expect(result?.error?.message).toContain(':stopped never finished');
   });
 });
