@@ -11,9 +11,9 @@ import {
   type Shard,
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { INCARNATION_TAG, localKinesisClient } from './kinesis.ts';
+import { localS3Client } from './s3.ts';
 
 export interface FirehoseDelivery {
   /** Reads everything currently in the stream and writes it out now. */
@@ -94,14 +94,7 @@ export function startFirehoseDelivery(options: FirehoseDeliveryOptions): Firehos
     bufferBytes = 5 * 1024 * 1024,
   } = options;
   const kinesis: KinesisClient = localKinesisClient(options.kinesisEndpoint);
-  const s3 = new S3Client({
-    endpoint: options.s3Endpoint,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const s3 = localS3Client(options.s3Endpoint);
 
   /** Last sequence number per shard written to S3. */
   let committed: Map<string, string> | undefined;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { S3Client } from '@aws-sdk/client-s3';
 import S3rver, { type S3rverEventRecord } from 's3rver';
-import { closeServer } from './endpoint.ts';
+import { closeServer, LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
 
 /** The AWS account id the local stack reports. */
 export const LOCAL_ACCOUNT_ID = '000000000000';
@@ -37,6 +38,21 @@ export interface S3ObjectCreatedEvent {
     readonly 'source-ip-address': string;
     readonly reason: S3ObjectCreatedReason;
   };
+}
+
+/**
+ * An S3 client for s3rver: path-style addressing, and checksums only when required, or a
+ * streamed PutObject body is stored still wrapped in aws-chunked framing.
+ */
+export function localS3Client(endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 }
 
 export interface LocalS3 {

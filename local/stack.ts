@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dynamodbApi from '@aws-sdk/client-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AGGREGATES_PREFIX, INCOMING_PREFIX } from '../functions/commons/constants.ts';
@@ -16,7 +16,7 @@ import { startLocalKinesis } from './kinesis.ts';
 import { LambdaInvokeError, LocalLambdaRuntime } from './lambda-runtime.ts';
 import { PROJECT_ROOT } from './project-root.ts';
 import { LocalQueue } from './queue.ts';
-import { LOCAL_ACCOUNT_ID, startLocalS3 } from './s3.ts';
+import { LOCAL_ACCOUNT_ID, localS3Client, startLocalS3 } from './s3.ts';
 import { LocalStepFunctions, substituteDefinition } from './step-functions.ts';
 
 const PROCESS_FILE_ASL = join(PROJECT_ROOT, 'statemachine/process-file.asl.json');
@@ -97,13 +97,7 @@ export class LocalStack {
       closers.push(() => kinesis.close());
 
       const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-      const s3 = new S3Client({
-        ...clientConfig,
-        endpoint: s3Server.endpoint,
-        forcePathStyle: true,
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-      });
+      const s3 = localS3Client(s3Server.endpoint);
       const rawDynamodb = new DynamoDBClient({ ...clientConfig, endpoint: ddb.endpoint });
       const dynamodb = DynamoDBDocumentClient.from(rawDynamodb, {
         marshallOptions: { removeUndefinedValues: true },

@@ -2,13 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AGGREGATES_PREFIX } from '#commons/constants.ts';
 import type { LocalEndpoint } from '../../local/endpoint.ts';
 import { type FirehoseDelivery, startFirehoseDelivery } from '../../local/firehose.ts';
 import { localKinesisClient, startLocalKinesis } from '../../local/kinesis.ts';
-import { type LocalS3, startLocalS3 } from '../../local/s3.ts';
+import { type LocalS3, localS3Client, startLocalS3 } from '../../local/s3.ts';
 
 const bucket = 'sluice-firehose';
 const streamName = 'aggregates';
@@ -30,14 +30,7 @@ describe('startFirehoseDelivery', () => {
       bucket,
       onObjectCreated: () => undefined,
     });
-    s3Client = new S3Client({
-      endpoint: s3.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    s3Client = localS3Client(s3.endpoint);
   });
 
   afterEach(async () => {

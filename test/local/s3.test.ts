@@ -9,13 +9,14 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeS3EventKey,
   type LocalS3,
+  localS3Client,
   type S3ObjectCreatedEvent,
   startLocalS3,
 } from '../../local/s3.ts';
@@ -68,14 +69,7 @@ describe('startLocalS3', () => {
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'sluice-s3-'));
     s3 = await startLocalS3({ directory, bucket, onObjectCreated: (event) => events.push(event) });
-    client = new S3Client({
-      endpoint: s3.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    client = localS3Client(s3.endpoint);
   });
 
   afterAll(async () => {
