@@ -44,13 +44,13 @@ const ORDERED_TYPES: readonly FieldType[] = [
   'datetime',
 ];
 
-function daysInMonth(year: number, month: number): number {
+export function daysInMonth(year: number, month: number): number {
   if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 /** Days since 1970-01-01 of a valid civil date, by arithmetic: `Date` objects are too slow per cell. */
-function epochDays(year: number, month: number, day: number): number {
+export function epochDays(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;
   const era = Math.floor(y / 400);
   const yearOfEra = y - era * 400;
@@ -97,7 +97,7 @@ function fraction(digits: string | undefined): number {
 }
 
 /** Reads `length` ASCII digits at `from`, or -1 if one is not a digit. */
-function digits(cell: string, from: number, length: number): number {
+export function digits(cell: string, from: number, length: number): number {
   let value = 0;
   for (let i = from; i < from + length; i++) {
     const d = cell.charCodeAt(i) - 48;
@@ -107,17 +107,56 @@ function digits(cell: string, from: number, length: number): number {
   return value;
 }
 
-// Character codes instead of a regex: this runs on every date cell of big files.
-const parseIsoDate: Parser = (cell) => {
-  if (cell.length !== 10 || cell.charCodeAt(4) !== 45 || cell.charCodeAt(7) !== 45)
+/**
+ * Epoch days of the ISO date `text[from, to)`, or undefined. Character codes instead of a regex:
+ * this runs on every date cell of big files.
+ */
+export function isoDateAt(text: string, from: number, to: number): number | undefined {
+  if (to - from !== 10 || text.charCodeAt(from + 4) !== 45 || text.charCodeAt(from + 7) !== 45)
     return undefined;
-  const year = digits(cell, 0, 4);
-  const month = digits(cell, 5, 2);
-  const day = digits(cell, 8, 2);
+  const year = digits(text, from, 4);
+  const month = digits(text, from + 5, 2);
+  const day = digits(text, from + 8, 2);
   if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month))
     return undefined;
   return epochDays(year, month, day);
-};
+}
+
+/** The value of `text[from, to)` when it is 1 to 15 plain digits (exact as a double), else undefined. */
+export function plainIntegerAt(text: string, from: number, to: number): number | undefined {
+  if (to <= from || to - from > 15) return undefined;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * The value of `text[from, to)` when it is up to 15 digits with at most one dot, else undefined.
+ * digits / 10^decimals is one correctly rounded division of two exact doubles, so it equals
+ * Number(cell) at a fraction of its cost.
+ */
+export function plainNumberAt(text: string, from: number, to: number): number | undefined {
+  let digitsSeen = 0;
+  let decimals = -1;
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && decimals < 0) decimals = 0;
+    else if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      digitsSeen++;
+      if (decimals >= 0) decimals++;
+    } else return undefined;
+  }
+  if (digitsSeen === 0 || digitsSeen > 15) return undefined;
+  return decimals <= 0 ? value : value / (POWERS_OF_TEN[decimals] as number);
+}
+
+const parseIsoDate: Parser = (cell) => isoDateAt(cell, 0, cell.length);
 
 const parseIsoTime: Parser = (cell) => {
   const m = ISO_TIME.exec(cell);
@@ -212,25 +251,8 @@ function numberParser(field: Field): Parser {
   const bare = field.bareNumber ?? true;
   if (decimalChar === '.' && groupChar === undefined && bare) {
     return (cell) => {
-      // Up to 15 digits with at most one dot: digits / 10^decimals is one correctly rounded
-      // division of two exact doubles, so it equals Number(cell), at a fraction of its cost.
-      const length = cell.length;
-      let digitsSeen = 0;
-      let decimals = -1;
-      let value = 0;
-      let i = 0;
-      for (; i < length; i++) {
-        const c = cell.charCodeAt(i);
-        if (c === 46 && decimals < 0) decimals = 0;
-        else if (c >= 48 && c <= 57) {
-          value = value * 10 + (c - 48);
-          digitsSeen++;
-          if (decimals >= 0) decimals++;
-        } else break;
-      }
-      if (i === length && digitsSeen > 0 && digitsSeen <= 15) {
-        return decimals <= 0 ? value : value / (POWERS_OF_TEN[decimals] as number);
-      }
+      const plain = plainNumberAt(cell, 0, cell.length);
+      if (plain !== undefined) return plain;
       return NUMBER.test(cell) ? Number(cell) : SPECIAL_NUMBERS.get(cell);
     };
   }
@@ -249,18 +271,8 @@ function numberParser(field: Field): Parser {
 function integerParser(field: Field): Parser {
   if (field.bareNumber ?? true) {
     return (cell) => {
-      // Plain digit strings short enough to be exact skip the regex; the rest take the general path.
-      const length = cell.length;
-      if (length > 0 && length < 16) {
-        let value = 0;
-        let i = 0;
-        for (; i < length; i++) {
-          const d = cell.charCodeAt(i) - 48;
-          if (d < 0 || d > 9) break;
-          value = value * 10 + d;
-        }
-        if (i === length) return value;
-      }
+      const plain = plainIntegerAt(cell, 0, cell.length);
+      if (plain !== undefined) return plain;
       return INTEGER.test(cell) ? Number(cell) : undefined;
     };
   }

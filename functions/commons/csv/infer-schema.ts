@@ -38,8 +38,8 @@ export async function inferSchema(
       alive = labels.map(() => CANDIDATES.map(() => true));
       seen = labels.map(() => false);
     },
-    record(cells) {
-      cells.forEach((cell, column) => {
+    record(row) {
+      row.cells().forEach((cell, column) => {
         const candidates = alive[column];
         if (cell === '' || candidates === undefined) return;
         seen[column] = true;

@@ -106,10 +106,10 @@ export async function profileCsv(
           );
         });
       },
-      record(cells) {
+      record(row) {
         rows++;
         columns.forEach((column, index) => {
-          const cell = cells[index];
+          const cell = row.at(index);
           if (cell === undefined || missing.has(cell)) column.nulls++;
           else column.add(cell);
         });

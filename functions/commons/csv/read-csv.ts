@@ -2,6 +2,10 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import Papa from 'papaparse';
 import { CsvFieldTooLarge, CsvRowTooLarge, EmptyCsv, InvalidCsvEncoding } from './errors.ts';
+import { CsvRow, RecordScanner } from './record-scanner.ts';
+
+export { CsvRow };
+
 import type { CsvDialect } from './table-schema.ts';
 
 /** The dialect actually used to read a file: given by the schema or detected. */
@@ -11,20 +15,15 @@ export interface ResolvedDialect {
   readonly lineTerminator: '\n' | '\r\n' | '\r';
 }
 
-/**
- * Receives the records of a CSV file in order. A record's exact source text, terminator included,
- * is `text.slice(start, end)`; offsets rather than a slice let a sink copy runs of records at once.
- */
+/** Receives the records of a CSV file in order. */
 export interface CsvRecordSink {
+  /** The first record, with its exact source text. */
   header(cells: string[], raw: string, dialect: ResolvedDialect): void;
-  /** Returns `false` to stop reading (schema inference needs only a sample). */
-  record(
-    cells: string[],
-    text: string,
-    start: number,
-    end: number,
-    malformedQuotes: boolean,
-  ): boolean | undefined;
+  /**
+   * Every later record. `row` is reused: read it before returning. Returns `false` to stop
+   * reading (schema inference needs only a sample).
+   */
+  record(row: CsvRow): boolean | undefined;
   /** Called between input chunks: the place to wait for a slow output (backpressure). */
   flush?(): Promise<void> | undefined;
 }
@@ -92,6 +91,7 @@ class StrictUtf8Decoder {
   private bytes: Uint8Array = new Uint8Array(0);
   private from = 0;
   private ascii = true;
+  private length = 0;
 
   /** Decodes the bytes kept from before, followed by `slice` (undefined at the end of input). */
   decode(slice: Uint8Array | undefined): string {
@@ -105,6 +105,7 @@ class StrictUtf8Decoder {
     this.bytes = bytes;
     this.from = 0;
     this.ascii = true;
+    this.length = 0;
     if (!this.bomChecked) {
       const prefix = Math.min(bytes.length, BOM.length);
       let matches = true;
@@ -127,10 +128,16 @@ class StrictUtf8Decoder {
     }
     const view = Buffer.from(bytes.buffer, bytes.byteOffset + from, end - from);
     this.from = from;
+    this.length = view.length;
     this.ascii = isAscii(view);
     if (this.ascii) return view.toString('latin1');
     if (!isUtf8(view)) throw invalidUtf8(this.restOffset + from + firstInvalidUtf8(view));
     return view.toString('utf8');
+  }
+
+  /** The bytes of the last decode's text when it was all ASCII (one byte per character). */
+  asciiBytes(): Uint8Array | undefined {
+    return this.ascii ? this.bytes.subarray(this.from, this.from + this.length) : undefined;
   }
 
   /** Keeps the bytes of `text.slice(cursor)` (text from the last decode) for the next one. */
@@ -193,26 +200,42 @@ export async function readCsv(
   let bytes = 0;
   let dialect: ResolvedDialect | undefined;
   let parser: Papa.Parser | undefined;
+  let scanner: RecordScanner | undefined;
   let text = '';
   let rowStart = 0;
   let rowNumber = 0;
   let stopped = false;
 
+  const row = new CsvRow();
+
+  // One path for the records of both parsers. Returns false once the sink wants no more.
   // Fields are measured in UTF-16 code units: equal to bytes for ASCII, an undercount otherwise.
-  const checkSize = (cells: string[], length: number): void => {
+  const onRecord = (record: CsvRow): boolean => {
+    rowNumber++;
+    const length = record.end - record.start;
     if (length > maxRowBytes) {
       throw new CsvRowTooLarge(
         `Row ${rowNumber} is ${length} bytes, over the ${maxRowBytes}-byte limit`,
       );
     }
-    if (length <= maxFieldBytes) return;
-    cells.forEach((cell, index) => {
-      if (cell.length > maxFieldBytes) {
-        throw new CsvFieldTooLarge(
-          `Field ${index + 1} of row ${rowNumber} is ${cell.length} bytes, over the ${maxFieldBytes}-byte limit`,
-        );
+    if (length > maxFieldBytes) {
+      for (let k = 0; k < record.count; k++) {
+        const size = (record.ends[k] as number) - (record.starts[k] as number);
+        if (size > maxFieldBytes) {
+          throw new CsvFieldTooLarge(
+            `Field ${k + 1} of row ${rowNumber} is ${size} bytes, over the ${maxFieldBytes}-byte limit`,
+          );
+        }
       }
-    });
+    }
+    if (rowNumber === 1) {
+      const raw = record.source.slice(record.start, record.end);
+      sink.header(record.cells(), raw, dialect as ResolvedDialect);
+      return true;
+    }
+    if (sink.record(record) !== false) return true;
+    stopped = true;
+    return false;
   };
 
   // Used directly (not through Papa.parse), papaparse's Parser hands `step` a one-row `data` array
@@ -224,22 +247,16 @@ export async function readCsv(
     rowStart = end;
     // A chunk that ends on a terminator leaves papaparse an empty last "row": not a record.
     if (cells === undefined || end === start) return;
-    rowNumber++;
-    checkSize(cells, end - start);
-    if (dialect === undefined) return;
-    if (rowNumber === 1) {
-      sink.header(cells, text.slice(start, end), dialect);
-      return;
-    }
-    if (sink.record(cells, text, start, end, result.errors.length > 0) === false) {
-      stopped = true;
-      parser?.abort();
-    }
+    row.fill(cells, text, start, end, result.errors.length > 0);
+    if (!onRecord(row)) parser?.abort();
   };
 
+  // The scanner settles what it can of each slice; papaparse takes over from an irregular record
+  // to the end of the slice.
   const parse = (chunk: string, last: boolean): void => {
-    if (parser === undefined) {
+    if (dialect === undefined) {
       dialect = detectDialect(chunk, options.dialect);
+      scanner = RecordScanner.for(dialect);
       parser = new Papa.Parser({
         delimiter: dialect.delimiter,
         quoteChar: dialect.quoteChar,
@@ -248,10 +265,20 @@ export async function readCsv(
       });
     }
     text = chunk;
-    rowStart = 0;
-    const result = parser.parse(chunk, 0, !last);
-    decoder.keep(chunk, result.meta.cursor);
-    if (!last && chunk.length - result.meta.cursor > maxRowBytes) {
+    const bytes = decoder.asciiBytes();
+    row.sourceBytes = bytes;
+    let cursor = 0;
+    let irregular = true;
+    if (scanner !== undefined)
+      ({ cursor, irregular } = scanner.scan(chunk, 0, last, row, onRecord));
+    if (irregular && !stopped) {
+      text = cursor === 0 ? chunk : chunk.slice(cursor);
+      row.sourceBytes = bytes?.subarray(cursor);
+      rowStart = 0;
+      cursor += (parser as Papa.Parser).parse(text, 0, !last).meta.cursor;
+    }
+    decoder.keep(chunk, cursor);
+    if (!last && chunk.length - cursor > maxRowBytes) {
       throw new CsvRowTooLarge(
         `Row ${rowNumber + 1} is over the ${maxRowBytes}-byte limit (is a quote left open?)`,
       );
@@ -264,7 +291,7 @@ export async function readCsv(
       const slice = buffer.subarray(start, start + SLICE_BYTES);
       const decoded = decoder.decode(slice);
       bytes += slice.length;
-      if (parser === undefined && decoded.length < DETECT_CHARS) {
+      if (dialect === undefined && decoded.length < DETECT_CHARS) {
         decoder.keep(decoded, 0);
         continue;
       }
@@ -275,7 +302,7 @@ export async function readCsv(
   }
   if (!stopped) {
     const rest = decoder.decode(undefined);
-    if (rest.trim() === '' && parser === undefined) {
+    if (rest.trim() === '' && dialect === undefined) {
       throw new EmptyCsv(bytes === 0 ? 'The file is empty' : 'The file has no header row');
     }
     parse(rest, true);

@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { CsvReport } from './csv-report.ts';
 import { type CellCheck, type CellIssue, compileFieldCheck } from './field-checks.ts';
-import { type CsvRecordSink, type ResolvedDialect, readCsv } from './read-csv.ts';
+import { compileRangeCheck, type RangeCheck } from './range-checks.ts';
+import { type CsvRecordSink, type CsvRow, type ResolvedDialect, readCsv } from './read-csv.ts';
 import { type Field, primaryKeyFields, type TableSchema } from './table-schema.ts';
 import { UniqueKeyIndex } from './unique-index.ts';
 
@@ -32,6 +33,7 @@ interface BoundField {
   readonly position: number;
   readonly required: boolean;
   readonly check: CellCheck;
+  readonly valid: RangeCheck;
 }
 
 interface UniqueColumn {
@@ -70,9 +72,14 @@ function quoteFor(dialect: ResolvedDialect): (cell: string) => string {
       : cell;
 }
 
-function isBlank(cells: string[]): boolean {
-  for (let i = 0; i < cells.length; i++) if (cells[i] !== '') return false;
+function isBlank(row: CsvRow): boolean {
+  for (let k = 0; k < row.count; k++) if (row.starts[k] !== row.ends[k]) return false;
   return true;
+}
+
+/** The cells as written to the outputs: formulas behind a leading apostrophe. */
+function neutralised(cells: string[] | undefined): string[] {
+  return (cells ?? []).map((cell) => (isFormula(cell) ? `'${cell}` : cell));
 }
 
 function cut(cell: string): string {
@@ -105,16 +112,98 @@ function describe(problem: RowProblem, rowNumber: number | null): string {
   }
 }
 
-// A sink may hold this much before we wait for it to drain. Waiting as soon as write() returns
-// false (past a 16 KB highWaterMark, i.e. on every 64 KB input chunk) made parsing and the file
-// writes take turns; letting a few chunks queue lets them overlap.
+/**
+ * Text on its way to one output, written in pieces of at least WRITE_BYTES. The invalid rows of a
+ * 64 KB input chunk are a few KB: a write for each cost more than validating them.
+ */
+class Output {
+  private readonly parts: (string | Uint8Array)[] = [];
+  private length = 0;
+  private bytes = false;
+
+  constructor(private readonly sink: Writable | undefined) {}
+
+  push(part: string | Uint8Array): void {
+    if (this.sink === undefined) return;
+    this.parts.push(part);
+    this.length += part.length;
+    if (typeof part !== 'string') this.bytes = true;
+  }
+
+  /** Writes what is held once it is big enough (or `all` of it), waiting out backpressure. */
+  async write(all: boolean): Promise<void> {
+    const { sink } = this;
+    if (sink === undefined || this.length === 0 || (!all && this.length < WRITE_BYTES)) return;
+    const text = this.bytes
+      ? Buffer.concat(
+          this.parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)),
+        )
+      : this.parts.join('');
+    this.parts.length = 0;
+    this.length = 0;
+    this.bytes = false;
+    // Waiting as soon as write() returns false (past a 16 KB highWaterMark) made parsing and the
+    // file writes take turns; letting a few writes queue lets them overlap.
+    if (!sink.write(text) && sink.writableLength > MAX_BUFFERED_BYTES) await once(sink, 'drain');
+  }
+}
+
+// Bigger pieces measured slower: joining them falls out of the CPU cache.
+const WRITE_BYTES = 64 * 1024;
 const MAX_BUFFERED_BYTES = 1 << 20;
 
-async function write(sink: Writable | undefined, parts: string[]): Promise<void> {
-  if (sink === undefined || parts.length === 0) return;
-  const text = parts.join('');
-  parts.length = 0;
-  if (!sink.write(text) && sink.writableLength > MAX_BUFFERED_BYTES) await once(sink, 'drain');
+type RowScreen = (texts: string[], starts: number[], ends: number[]) => boolean;
+
+/** Whether a cell whose first character is `first` may be a formula (then `isFormula` decides). */
+function mayBeFormula(first: number): boolean {
+  // = + - @ tab CR
+  return (
+    first === 61 || first === 43 || first === 45 || first === 64 || first === 9 || first === 13
+  );
+}
+
+/**
+ * Compiles the bound fields into one function that says whether a row of the header's width is
+ * clean: every cell valid or an allowed null, and none a spreadsheet formula. Cells are read in
+ * place (see CsvRow).
+ *
+ * Generated, so that each field's check is called from a call site of its own, which V8 inlines;
+ * a loop calling every field's check from one shared call site stays megamorphic, and that
+ * dispatch cost more than the checks themselves. Only column numbers are written into the source:
+ * checks and values are passed in.
+ */
+function compileRowScreen(
+  bound: readonly BoundField[],
+  width: number,
+  missingValues: ReadonlySet<string> | undefined,
+): RowScreen {
+  const lines: string[] = [];
+  // The first-character test of mayBeFormula, written out: a call per cell was not inlined.
+  const formula =
+    'if (s < e) { f = t.charCodeAt(s); if ((f === 61 || f === 43 || f === 45 || f === 64 || f === 9 || f === 13) && isFormula(t.slice(s, e))) return false; }';
+  const isNull = missingValues === undefined ? 's === e' : 'missing.has(t.slice(s, e))';
+  const cell = (column: number) =>
+    `t = texts[${column}]; s = starts[${column}]; e = ends[${column}];`;
+  bound.forEach((field, index) => {
+    const onNull = field.required ? 'return false;' : '';
+    lines.push(
+      cell(field.column),
+      `if (${isNull}) { ${onNull} } else if (!valid${index}(t, s, e)) return false;`,
+      formula,
+    );
+  });
+  const boundColumns = new Set(bound.map((field) => field.column));
+  for (let column = 0; column < width; column++) {
+    if (!boundColumns.has(column)) lines.push(cell(column), formula);
+  }
+  const valids = bound.map((_, index) => `valid${index}`);
+  const factory = new Function(
+    'isFormula',
+    'missing',
+    ...valids,
+    `return function screen(texts, starts, ends) {\n let t; let s; let e; let f;\n${lines.join('\n')}\n return true;\n};`,
+  ) as (...args: unknown[]) => RowScreen;
+  return factory(isFormula, missingValues, ...bound.map((field) => field.valid));
 }
 
 /**
@@ -128,19 +217,23 @@ class CsvValidation implements CsvRecordSink {
   private readonly onlyEmptyIsNull: boolean;
   private readonly fields: readonly Field[];
   private readonly checks: CellCheck[];
+  private readonly rangeChecks: RangeCheck[];
   private readonly keyNames: string[];
   private readonly uniqueNames: string[];
   private headerErrors = 0;
   private bound: BoundField[] = [];
+  // Says whether a row of the header's width is clean (see compileRowScreen); set by bindHeader.
+  private screen: RowScreen = () => false;
   private width = 0;
   private rowNumber = 1;
   private quote: (cell: string) => string = (cell) => cell;
   private terminator = '\n';
   private delimiter = ',';
-  private readonly validParts: string[] = [];
-  private readonly invalidParts: string[] = [];
+  private readonly validOutput: Output;
+  private readonly invalidOutput: Output;
   // The pending run of consecutive accepted records, copied with one slice instead of one per row.
   private runText = '';
+  private runBytes: Uint8Array | undefined;
   private runStart = 0;
   private runEnd = 0;
   private readonly keyColumns: { name: string; column: number }[] = [];
@@ -153,11 +246,16 @@ class CsvValidation implements CsvRecordSink {
     private readonly options: ValidateOptions,
   ) {
     this.maxErrors = options.maxErrors ?? 100;
+    this.validOutput = new Output(sinks.valid);
+    this.invalidOutput = new Output(sinks.invalid);
     this.missingValues = new Set(schema?.missingValues ?? ['']);
     this.onlyEmptyIsNull = this.missingValues.size === 1 && this.missingValues.has('');
     this.fields = schema?.fields ?? [];
     // Compiled before reading, so a bad schema fails without consuming the input.
     this.checks = this.fields.map((field, index) => compileFieldCheck(field, `fields[${index}]`));
+    this.rangeChecks = this.fields.map((field, index) =>
+      compileRangeCheck(field, this.checks[index] as CellCheck),
+    );
     this.keyNames = schema === undefined ? [] : primaryKeyFields(schema);
     // A unique field that is also the whole primary key is checked once, as the primary key.
     this.uniqueNames = this.fields
@@ -188,39 +286,43 @@ class CsvValidation implements CsvRecordSink {
     this.delimiter = dialect.delimiter;
     this.bindHeader(cells);
     if (this.sinks.valid !== undefined) {
-      this.validParts.push(raw.endsWith(this.terminator) ? raw : raw + this.terminator);
+      this.validOutput.push(raw.endsWith(this.terminator) ? raw : raw + this.terminator);
     }
     if (this.sinks.invalid !== undefined) {
-      this.invalidParts.push(this.line(['_row_number', '_errors', ...cells]));
+      this.invalidOutput.push(this.line(['_row_number', '_errors', ...cells]));
     }
   }
 
-  record(
-    cells: string[],
-    text: string,
-    start: number,
-    end: number,
-    malformedQuotes: boolean,
-  ): boolean {
+  record(row: CsvRow): boolean {
     this.rowNumber++;
     this.report.stats.rows++;
-    const formulas = this.screenFormulas(cells);
-    const problems = this.checkRow(cells, malformedQuotes);
-    const safeCells = formulas ? cells.map((cell) => (isFormula(cell) ? `'${cell}` : cell)) : cells;
+    // Nearly every row is clean and is settled by the compiled screen, cell ranges read in
+    // place; the others are cut into cells for the checks that say what is wrong.
+    const clean =
+      !row.malformedQuotes &&
+      row.count === this.width &&
+      !isBlank(row) &&
+      this.screen(row.texts, row.starts, row.ends);
+    const cells = clean ? undefined : row.cells();
+    const formulas = cells !== undefined && this.screenFormulas(cells);
+    const problems =
+      cells === undefined ? this.keyProblems(row, undefined, undefined) : this.checkRow(row, cells);
+    const { source: text, start, end } = row;
     if (problems === undefined) {
       if (this.sinks.valid === undefined) return true;
       // Only the file's last record can lack a terminator: it is the last one of its text.
       const unterminated = end === text.length && !text.endsWith(this.terminator);
       if (formulas || unterminated) {
         this.flushRun();
-        this.validParts.push(
-          formulas ? this.line(safeCells) : `${text.slice(start, end)}${this.terminator}`,
+        this.validOutput.push(
+          formulas ? this.line(neutralised(cells)) : `${text.slice(start, end)}${this.terminator}`,
         );
       } else if (text === this.runText && start === this.runEnd) {
         this.runEnd = end;
       } else {
         this.flushRun();
         this.runText = text;
+        this.runBytes = row.sourceBytes;
         this.runStart = start;
         this.runEnd = end;
       }
@@ -233,17 +335,24 @@ class CsvValidation implements CsvRecordSink {
       const summary = problems
         .map((p) => (p.fieldName === null ? `${p.type}: ${p.note}` : `${p.fieldName}: ${p.note}`))
         .join('; ');
-      this.invalidParts.push(this.line([String(this.rowNumber), summary, ...safeCells]));
+      const { delimiter, terminator } = this;
+      // The row as written, like valid.csv, unless a cell needs neutralising or its quotes broke.
+      let rest: string;
+      if (formulas || row.malformedQuotes) rest = this.line(neutralised(cells));
+      else {
+        rest = text.slice(start, end);
+        if (!rest.endsWith(terminator)) rest += terminator;
+      }
+      this.invalidOutput.push(
+        `${this.rowNumber}${delimiter}${this.quote(summary)}${delimiter}${rest}`,
+      );
     }
     return true;
   }
 
-  async flush(): Promise<void> {
+  async flush(all = false): Promise<void> {
     this.flushRun();
-    await Promise.all([
-      write(this.sinks.valid, this.validParts),
-      write(this.sinks.invalid, this.invalidParts),
-    ]);
+    await Promise.all([this.validOutput.write(all), this.invalidOutput.write(all)]);
   }
 
   /** Completes the report once the whole input has been read. */
@@ -269,8 +378,13 @@ class CsvValidation implements CsvRecordSink {
   }
 
   private flushRun(): void {
-    if (this.runEnd > this.runStart)
-      this.validParts.push(this.runText.slice(this.runStart, this.runEnd));
+    if (this.runEnd > this.runStart) {
+      // The input's own bytes when it is ASCII: no string to build and encode again.
+      this.validOutput.push(
+        this.runBytes?.subarray(this.runStart, this.runEnd) ??
+          this.runText.slice(this.runStart, this.runEnd),
+      );
+    }
     this.runStart = 0;
     this.runEnd = 0;
   }
@@ -311,11 +425,7 @@ class CsvValidation implements CsvRecordSink {
     let formulas = false;
     for (let i = 0; i < cells.length; i++) {
       const cell = cells[i] as string;
-      const first = cell.charCodeAt(0);
-      // = + - @ tab CR: a cheap first-character screen before the full test.
-      const suspect =
-        first === 61 || first === 43 || first === 45 || first === 64 || first === 9 || first === 13;
-      if (!suspect || !isFormula(cell)) continue;
+      if (!mayBeFormula(cell.charCodeAt(0)) || !isFormula(cell)) continue;
       formulas = true;
       this.report.formulaCells++;
       if (this.report.warnings.length >= this.maxErrors) continue;
@@ -355,13 +465,16 @@ class CsvValidation implements CsvRecordSink {
     const { schema, fields } = this;
     if (schema === undefined) {
       const noCheck: CellCheck = () => undefined;
+      const alwaysValid: RangeCheck = () => true;
       this.bound = labels.map((label, index) => ({
         name: label,
         column: index,
         position: index + 1,
         required: false,
         check: noCheck,
+        valid: alwaysValid,
       }));
+      this.screen = compileRowScreen(this.bound, this.width, undefined);
       return;
     }
     const mode = schema.fieldsMatch ?? 'exact';
@@ -394,6 +507,7 @@ class CsvValidation implements CsvRecordSink {
         // Primary key fields are implicitly required, as in Frictionless.
         required: this.keyNames.includes(field.name) || field.constraints?.required === true,
         check: this.checks[index] as CellCheck,
+        valid: this.rangeChecks[index] as RangeCheck,
       });
     });
     if (mode === 'partial' && this.bound.length === 0) {
@@ -417,6 +531,11 @@ class CsvValidation implements CsvRecordSink {
       const field = byName.get(name);
       if (field !== undefined) this.keyColumns.push({ name, column: field.column });
     }
+    this.screen = compileRowScreen(
+      this.bound,
+      this.width,
+      this.onlyEmptyIsNull ? undefined : this.missingValues,
+    );
     if (this.keyColumns.length > 0)
       this.keyIndex = new UniqueKeyIndex({ tmpDir: this.options.tmpDir });
     for (const name of this.uniqueNames) {
@@ -429,10 +548,10 @@ class CsvValidation implements CsvRecordSink {
 
   // Hot path, once per row: no closure is created here (tsx and esbuild's keepNames wrap every
   // closure creation in a costly __name call) and nothing is allocated for a valid row.
-  private checkRow(cells: string[], malformedQuotes: boolean): RowProblem[] | undefined {
+  private checkRow(row: CsvRow, cells: string[]): RowProblem[] | undefined {
     const width = this.width;
     let problems: RowProblem[] | undefined;
-    if (malformedQuotes) {
+    if (row.malformedQuotes) {
       problems = [
         {
           type: 'source-error',
@@ -443,7 +562,7 @@ class CsvValidation implements CsvRecordSink {
         },
       ];
     }
-    if (isBlank(cells)) {
+    if (isBlank(row)) {
       problems ??= [];
       problems.push({
         type: 'blank-row',
@@ -503,10 +622,18 @@ class CsvValidation implements CsvRecordSink {
       failed ??= new Set();
       failed.add(field.column);
     }
-    // Null and ill-typed cells are already reported above: they take no part in uniqueness.
+    return this.keyProblems(row, failed, problems);
+  }
+
+  /** Adds the row's keys to the uniqueness indexes; null and ill-typed (`failed`) cells take no part. */
+  private keyProblems(
+    row: CsvRow,
+    failed: Set<number> | undefined,
+    problems: RowProblem[] | undefined,
+  ): RowProblem[] | undefined {
     for (let i = 0; i < this.uniqueColumns.length; i++) {
       const unique = this.uniqueColumns[i] as UniqueColumn;
-      const cell = cells[unique.column];
+      const cell = row.at(unique.column);
       if (cell === undefined || failed?.has(unique.column) || this.isNull(cell)) continue;
       if (!unique.index.add(cell)) {
         problems ??= [];
@@ -525,7 +652,7 @@ class CsvValidation implements CsvRecordSink {
       let usable = true;
       for (let i = 0; i < keyColumns.length; i++) {
         const column = (keyColumns[i] as (typeof keyColumns)[number]).column;
-        const cell = cells[column];
+        const cell = row.at(column);
         if (cell === undefined || failed?.has(column) || this.isNull(cell)) usable = false;
         key = i === 0 ? (cell ?? '') : `${key}\u001f${cell}`;
       }
@@ -572,6 +699,7 @@ export async function validateCsv(
       maxFieldBytes: options.maxFieldBytes,
       maxRowBytes: options.maxRowBytes,
     }));
+    await validation.flush(true);
   } catch (error) {
     sinks.valid?.destroy();
     sinks.invalid?.destroy();
