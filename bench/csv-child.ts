@@ -1,11 +1,10 @@
 // One measurement of bench/csv.ts, run in a fresh process so its peak RSS is its own.
 // Usage: node csv-child.mjs floor|validate <csv> <schema.json> <outDir>
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import Papa from 'papaparse';
-import { parseTableSchema, validateCsv } from '#commons/csv/index.ts';
+import { parseTableSchema } from '#commons/csv/index.ts';
+import { validateFile } from '../cli/commands/validate.ts';
 
 const [mode, csv, schemaPath, outDir] = process.argv.slice(2) as [string, string, string, string];
 
@@ -23,21 +22,10 @@ async function floor(): Promise<{ rows: number }> {
   return { rows: rows - 1 };
 }
 
+// Exactly what `sluice validate --schema S --out DIR` runs after parsing its arguments.
 async function validate(): Promise<{ rows: number; invalidRows: number; valid: boolean }> {
   const schema = parseTableSchema(JSON.parse(await readFile(schemaPath, 'utf8')));
-  const valid = createWriteStream(join(outDir, 'valid.csv'));
-  const invalid = createWriteStream(join(outDir, 'invalid.csv'));
-  const report = await validateCsv(
-    createReadStream(csv),
-    schema,
-    { valid, invalid },
-    { tmpDir: outDir },
-  );
-  await Promise.all([
-    finished(valid),
-    finished(invalid),
-    writeFile(join(outDir, 'report.json'), JSON.stringify(report, null, 2)),
-  ]);
+  const report = await validateFile(csv, schema, outDir);
   return { rows: report.stats.rows, invalidRows: report.stats.invalidRows, valid: report.valid };
 }
 
