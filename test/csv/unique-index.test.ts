@@ -34,6 +34,24 @@ describe('UniqueKeyIndex', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('takes a key as a range of a longer text, as a Set takes its slice', () => {
+    // Prepare: increasing ids (kept as integer ranges), repeats, non-canonical and text keys.
+    const index = new UniqueKeyIndex({ tmpDir: dir, memoryKeys: 8 });
+    const keys = ['1', '2', '3', '2', '07', '7', '7', '10', '9', 'x', 'x', '', '0', '00', '0'];
+    const seen = new Set<string>();
+    const expected = keys.map((key) => !seen.has(key) && Boolean(seen.add(key)));
+
+    // Act
+    const actual = keys.map((key) => {
+      const text = `a,${key},b`;
+      return index.add(text, 2, 2 + key.length);
+    });
+    index.close();
+
+    // Assess
+    expect(actual).toEqual(expected);
+  });
+
   it('tells apart keys that differ only by order or by a separator', () => {
     // Prepare
     const index = new UniqueKeyIndex({ tmpDir: dir, memoryKeys: 8 });

@@ -3,10 +3,9 @@ import type { Readable } from 'node:stream';
 import Papa from 'papaparse';
 import { CsvFieldTooLarge, CsvRowTooLarge, EmptyCsv, InvalidCsvEncoding } from './errors.ts';
 import { CsvRow, RecordScanner } from './record-scanner.ts';
+import type { CsvDialect } from './table-schema.ts';
 
 export { CsvRow };
-
-import type { CsvDialect } from './table-schema.ts';
 
 /** The dialect actually used to read a file: given by the schema or detected. */
 export interface ResolvedDialect {

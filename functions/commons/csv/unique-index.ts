@@ -111,16 +111,16 @@ const MAX_INTEGER_DIGITS = 15;
 const MAX_RANGES = 1 << 20;
 
 /**
- * The value of a key written as a canonical non-negative integer (no sign, no leading zero), or
- * -1. Only canonical keys may be compared as numbers: `07` and `7` are different keys.
+ * The value of the key `text[from, to)` written as a canonical non-negative integer (no sign, no
+ * leading zero), or -1. Only canonical keys may be compared as numbers: `07` and `7` differ.
  */
-function canonicalInteger(key: string): number {
-  const length = key.length;
-  if (length === 0 || length > MAX_INTEGER_DIGITS || (length > 1 && key.charCodeAt(0) === 48))
+function canonicalInteger(text: string, from: number, to: number): number {
+  const length = to - from;
+  if (length === 0 || length > MAX_INTEGER_DIGITS || (length > 1 && text.charCodeAt(from) === 48))
     return -1;
   let value = 0;
-  for (let i = 0; i < length; i++) {
-    const digit = key.charCodeAt(i) - 48;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48;
     if (digit < 0 || digit > 9) return -1;
     value = value * 10 + digit;
   }
@@ -209,14 +209,17 @@ export class UniqueKeyIndex {
     this.tmpDir = options.tmpDir ?? tmpdir();
   }
 
-  /** Records `key` and returns true if it had not been seen before. */
-  add(key: string): boolean {
-    const value = canonicalInteger(key);
+  /**
+   * Records the key `text[from, to)` (all of `text` by default) and returns true if it had not
+   * been seen before. A range spares a string per key for the usual increasing integer ids.
+   */
+  add(text: string, from = 0, to = text.length): boolean {
+    const value = canonicalInteger(text, from, to);
     if (value >= 0) {
       const known = this.ranges.add(value);
       if (known !== undefined) return known;
     }
-    return this.addHashed(key);
+    return this.addHashed(from === 0 && to === text.length ? text : text.slice(from, to));
   }
 
   private addHashed(key: string): boolean {

@@ -43,6 +43,11 @@ interface UniqueColumn {
   readonly index: UniqueKeyIndex;
 }
 
+interface KeyColumn {
+  readonly name: string;
+  readonly column: number;
+}
+
 interface RowProblem {
   readonly type: string;
   readonly fieldName: string | null;
@@ -78,8 +83,8 @@ function isBlank(row: CsvRow): boolean {
 }
 
 /** The cells as written to the outputs: formulas behind a leading apostrophe. */
-function neutralised(cells: string[] | undefined): string[] {
-  return (cells ?? []).map((cell) => (isFormula(cell) ? `'${cell}` : cell));
+function neutralised(cells: string[]): string[] {
+  return cells.map((cell) => (isFormula(cell) ? `'${cell}` : cell));
 }
 
 function cut(cell: string): string {
@@ -236,7 +241,7 @@ class CsvValidation implements CsvRecordSink {
   private runBytes: Uint8Array | undefined;
   private runStart = 0;
   private runEnd = 0;
-  private readonly keyColumns: { name: string; column: number }[] = [];
+  private readonly keyColumns: KeyColumn[] = [];
   private keyIndex: UniqueKeyIndex | undefined;
   private readonly uniqueColumns: UniqueColumn[] = [];
 
@@ -315,7 +320,9 @@ class CsvValidation implements CsvRecordSink {
       if (formulas || unterminated) {
         this.flushRun();
         this.validOutput.push(
-          formulas ? this.line(neutralised(cells)) : `${text.slice(start, end)}${this.terminator}`,
+          formulas
+            ? this.line(neutralised(cells ?? row.cells()))
+            : `${text.slice(start, end)}${this.terminator}`,
         );
       } else if (text === this.runText && start === this.runEnd) {
         this.runEnd = end;
@@ -338,7 +345,7 @@ class CsvValidation implements CsvRecordSink {
       const { delimiter, terminator } = this;
       // The row as written, like valid.csv, unless a cell needs neutralising or its quotes broke.
       let rest: string;
-      if (formulas || row.malformedQuotes) rest = this.line(neutralised(cells));
+      if (formulas || row.malformedQuotes) rest = this.line(neutralised(cells ?? row.cells()));
       else {
         rest = text.slice(start, end);
         if (!rest.endsWith(terminator)) rest += terminator;
@@ -391,6 +398,12 @@ class CsvValidation implements CsvRecordSink {
 
   private isNull(cell: string): boolean {
     return this.onlyEmptyIsNull ? cell === '' : this.missingValues.has(cell);
+  }
+
+  /** Whether cell `k` is present, valid and not null: only such cells make keys. */
+  private isKeyCell(row: CsvRow, k: number, failed: Set<number> | undefined): boolean {
+    if (k >= row.count || failed?.has(k) === true) return false;
+    return this.onlyEmptyIsNull ? row.starts[k] !== row.ends[k] : !this.isNull(row.cell(k));
   }
 
   private addError(problem: RowProblem, rowNumber: number | null): void {
@@ -546,8 +559,7 @@ class CsvValidation implements CsvRecordSink {
     }
   }
 
-  // Hot path, once per row: no closure is created here (tsx and esbuild's keepNames wrap every
-  // closure creation in a costly __name call) and nothing is allocated for a valid row.
+  /** The detailed checks of a row the screen did not settle: every problem, in report order. */
   private checkRow(row: CsvRow, cells: string[]): RowProblem[] | undefined {
     const width = this.width;
     let problems: RowProblem[] | undefined;
@@ -633,9 +645,10 @@ class CsvValidation implements CsvRecordSink {
   ): RowProblem[] | undefined {
     for (let i = 0; i < this.uniqueColumns.length; i++) {
       const unique = this.uniqueColumns[i] as UniqueColumn;
-      const cell = row.at(unique.column);
-      if (cell === undefined || failed?.has(unique.column) || this.isNull(cell)) continue;
-      if (!unique.index.add(cell)) {
+      const k = unique.column;
+      if (!this.isKeyCell(row, k, failed)) continue;
+      if (!unique.index.add(row.texts[k] as string, row.starts[k], row.ends[k])) {
+        const cell = row.cell(k);
         problems ??= [];
         problems.push({
           type: 'unique-error',
@@ -646,27 +659,28 @@ class CsvValidation implements CsvRecordSink {
         });
       }
     }
-    if (this.keyIndex !== undefined) {
-      const keyColumns = this.keyColumns;
-      let key = '';
-      let usable = true;
-      for (let i = 0; i < keyColumns.length; i++) {
-        const column = (keyColumns[i] as (typeof keyColumns)[number]).column;
-        const cell = row.at(column);
-        if (cell === undefined || failed?.has(column) || this.isNull(cell)) usable = false;
-        key = i === 0 ? (cell ?? '') : `${key}\u001f${cell}`;
-      }
-      if (usable && !this.keyIndex.add(key)) {
-        const shown = cut(key.replaceAll('\u001f', ','));
-        problems ??= [];
-        problems.push({
-          type: 'primary-key',
-          fieldName: keyColumns.map((k) => k.name).join(','),
-          position: null,
-          cell: shown,
-          note: `the key "${shown}" already appears in an earlier row`,
-        });
-      }
+    const { keyIndex, keyColumns } = this;
+    if (keyIndex === undefined) return problems;
+    let usable = true;
+    for (let i = 0; i < keyColumns.length; i++) {
+      if (!this.isKeyCell(row, (keyColumns[i] as KeyColumn).column, failed)) usable = false;
+    }
+    if (!usable) return problems;
+    let isNew: boolean;
+    if (keyColumns.length === 1) {
+      const k = (keyColumns[0] as KeyColumn).column;
+      isNew = keyIndex.add(row.texts[k] as string, row.starts[k], row.ends[k]);
+    } else isNew = keyIndex.add(keyColumns.map((column) => row.cell(column.column)).join('\u001f'));
+    if (!isNew) {
+      const shown = cut(keyColumns.map((column) => row.cell(column.column)).join(','));
+      problems ??= [];
+      problems.push({
+        type: 'primary-key',
+        fieldName: keyColumns.map((k) => k.name).join(','),
+        position: null,
+        cell: shown,
+        note: `the key "${shown}" already appears in an earlier row`,
+      });
     }
     return problems;
   }
