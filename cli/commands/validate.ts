@@ -120,7 +120,7 @@ export function validateCommand(): Command {
         '               (type, rowNumber, fieldName, cell, message), errorCounts, formula warnings\n' +
         '  valid.csv    the header and the accepted rows exactly as they came (BOM dropped; cells\n' +
         "               starting with = + - @ that are not numbers get a leading ')\n" +
-        '  invalid.csv  _row_number,_errors, then the header, and each rejected row\n' +
+        '  invalid.csv  _row_number,_errors, then the header, and each rejected row as it came\n' +
         '\nThe file is accepted when the header matches and no row is invalid, or when the share of\n' +
         'invalid rows is within the schema\'s "invalidRowTolerance" (e.g. 0.01 for 1%).\n' +
         '\nExit codes: 0 the file is accepted;\n' +

@@ -11,7 +11,10 @@ import { UniqueKeyIndex } from './unique-index.ts';
 export interface CsvSinks {
   /** Receives the header and the accepted rows exactly as they came (BOM dropped, formulas neutralised). */
   readonly valid?: Writable;
-  /** Receives `_row_number,_errors,` then the header, and each rejected row with its errors. */
+  /**
+   * Receives `_row_number,_errors,` then the header, and each rejected row after its errors, as
+   * it came (formulas neutralised).
+   */
   readonly invalid?: Writable;
 }
 
