@@ -286,8 +286,16 @@ export async function readCsv(
 
   for await (const chunk of input) {
     const buffer: Uint8Array = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    for (let start = 0; start < buffer.length && !stopped; start += SLICE_BYTES) {
-      const slice = buffer.subarray(start, start + SLICE_BYTES);
+    for (let start = 0; start < buffer.length && !stopped; ) {
+      // Slices end after a line terminator where one is near, so that no record is left over to
+      // copy in front of the next slice (only quoted line breaks and chunk ends leave one).
+      let end = Math.min(start + SLICE_BYTES, buffer.length);
+      if (end < buffer.length) {
+        const terminator = buffer.lastIndexOf(dialect?.lineTerminator === '\r' ? 13 : 10, end - 1);
+        if (terminator >= start) end = terminator + 1;
+      }
+      const slice = buffer.subarray(start, end);
+      start = end;
       const decoded = decoder.decode(slice);
       bytes += slice.length;
       if (dialect === undefined && decoded.length < DETECT_CHARS) {
