@@ -121,6 +121,35 @@ export class RecordScanner {
     let i = from;
     while (i < length) {
       const start = i;
+      // The usual record holds no quote and no line break but its terminator: its fields are cut
+      // on the delimiter alone. Anything else takes the field-by-field loop below.
+      if (nextLf < i) nextLf = find(text, '\n', i);
+      if (nextCr < i) nextCr = find(text, '\r', i);
+      if (nextQuote < i) nextQuote = find(text, quoteChar, i);
+      let lineEnd = -1;
+      if (crlf) {
+        if (nextLf < length && nextLf === nextCr + 1) lineEnd = nextCr;
+      } else if (terminator === 10) {
+        if (nextLf < length && nextLf < nextCr) lineEnd = nextLf;
+      } else if (nextCr < length && nextCr < nextLf) lineEnd = nextCr;
+      if (lineEnd >= 0 && nextQuote > lineEnd) {
+        let k = 0;
+        for (;;) {
+          if (nextDelimiter < i) nextDelimiter = find(text, delimiterChar, i);
+          const j = nextDelimiter < lineEnd ? nextDelimiter : lineEnd;
+          texts[k] = text;
+          starts[k] = i;
+          ends[k++] = j;
+          if (j === lineEnd) break;
+          i = j + 1;
+        }
+        i = lineEnd + (crlf ? 2 : 1);
+        row.start = start;
+        row.end = i;
+        row.count = k;
+        if (!onRecord(row)) return { cursor: i, irregular: false };
+        continue;
+      }
       let k = 0;
       for (; ; k++) {
         if (text.charCodeAt(i) === quote) {
