@@ -2,17 +2,17 @@ import type { ResolvedDialect } from './read-csv.ts';
 
 /**
  * One record, as ranges of text rather than a string per cell: cell `k` is
- * `texts[k].slice(starts[k], ends[k])`. Slicing 8 million cells was a third of a validation's
- * time, and most checks (integers, numbers, dates, enums) read the range in place. The object is
+ * `texts[k].slice(starts[k], ends[k])`. Slicing the 8 million cells of a 1M-row file cost ~0.18 s,
+ * and most checks (integers, numbers, dates, enums, emails) read the range in place. The object is
  * reused for every record: it is valid only until the sink returns.
  */
 export class CsvRow {
   /** The text the record lies in, and its span there, terminator included. */
   source = '';
-  /** The bytes of `source`, one per character, when it is all ASCII (the usual CSV). */
-  sourceBytes: Uint8Array | undefined;
   start = 0;
   end = 0;
+  /** The bytes of `source`, one per character, when it is all ASCII (the usual CSV). */
+  sourceBytes: Uint8Array | undefined;
   count = 0;
   /** Per cell, the string holding it: `source`, or an unescaped copy of a quoted cell. */
   readonly texts: string[] = [];
@@ -61,14 +61,14 @@ function find(text: string, char: string, from: number): number {
 export interface ScanStop {
   /** Offset of the first record not settled (the end of the text when all were). */
   readonly cursor: number;
-  /** True when the record at `cursor` is irregular and must go to papaparse, false when it only needs more input. */
+  /** True when the record at `cursor` is irregular (papaparse's), false when it needs more input. */
   readonly irregular: boolean;
 }
 
 /**
  * Cuts the well-formed RFC 4180 records of a decoded slice (plain and quoted fields, escaped
- * quotes, quoted line breaks) into `CsvRow`s, several times faster than papaparse makes rows of
- * strings. Anything else (a quote inside a plain field, text after a closing quote, a CR or LF
+ * quotes, quoted line breaks) into `CsvRow`s: reading 1M rows takes ~0.33 s this way, ~0.46 s
+ * through papaparse's rows of strings. Anything else (a quote inside a plain field, text after a closing quote, a CR or LF
  * that is not the line terminator) stops the scan at the start of that record, and papaparse
  * parses it from there with its own recovery rules. On well-formed records the two agree cell for
  * cell (test/csv/record-scanner.test.ts checks it against papaparse).
