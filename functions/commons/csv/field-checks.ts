@@ -44,13 +44,13 @@ const ORDERED_TYPES: readonly FieldType[] = [
   'datetime',
 ];
 
-export function daysInMonth(year: number, month: number): number {
+function daysInMonth(year: number, month: number): number {
   if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 /** Days since 1970-01-01 of a valid civil date, by arithmetic: `Date` objects are too slow per cell. */
-export function epochDays(year: number, month: number, day: number): number {
+function epochDays(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;
   const era = Math.floor(y / 400);
   const yearOfEra = y - era * 400;
@@ -96,30 +96,29 @@ function fraction(digits: string | undefined): number {
   return digits === undefined ? 0 : Number(`0.${digits}`);
 }
 
-/** Reads `length` ASCII digits at `from`, or -1 if one is not a digit. */
-export function digits(cell: string, from: number, length: number): number {
-  let value = 0;
-  for (let i = from; i < from + length; i++) {
-    const d = cell.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    value = value * 10 + d;
-  }
-  return value;
+/** The digit at `text[i]`, or a value negative enough to spoil any sum it is part of. */
+function digitAt(text: string, i: number): number {
+  const d = text.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : -100_000;
 }
 
 /**
- * Epoch days of the ISO date `text[from, to)`, or undefined. Character codes instead of a regex:
- * this runs on every date cell of big files.
+ * The ISO date `text[from, to)` as the number YYYYMMDD, which orders like the dates, or
+ * undefined. Character codes instead of a regex or a day count: this runs on every date cell.
  */
 export function isoDateAt(text: string, from: number, to: number): number | undefined {
   if (to - from !== 10 || text.charCodeAt(from + 4) !== 45 || text.charCodeAt(from + 7) !== 45)
     return undefined;
-  const year = digits(text, from, 4);
-  const month = digits(text, from + 5, 2);
-  const day = digits(text, from + 8, 2);
+  const year =
+    digitAt(text, from) * 1000 +
+    digitAt(text, from + 1) * 100 +
+    digitAt(text, from + 2) * 10 +
+    digitAt(text, from + 3);
+  const month = digitAt(text, from + 5) * 10 + digitAt(text, from + 6);
+  const day = digitAt(text, from + 8) * 10 + digitAt(text, from + 9);
   if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month))
     return undefined;
-  return epochDays(year, month, day);
+  return year * 10_000 + month * 100 + day;
 }
 
 /** The value of `text[from, to)` when it is 1 to 15 plain digits (exact as a double), else undefined. */
