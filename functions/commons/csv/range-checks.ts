@@ -72,11 +72,14 @@ export function compileRangeCheck(field: Field, check: CellCheck): RangeCheck {
       const length = to - from;
       if (length < minLength || length > maxLength) return false;
       if (members === undefined) return true;
-      const first = text.charCodeAt(from);
+      // Compared character by character: startsWith is a builtin call per member, and enum
+      // members are short.
       for (let i = 0; i < members.length; i++) {
         const member = members[i] as string;
-        if (member.length !== length || member.charCodeAt(0) !== first) continue;
-        if (length === 1 || text.startsWith(member, from)) return true;
+        if (member.length !== length) continue;
+        let c = 0;
+        while (c < length && text.charCodeAt(from + c) === member.charCodeAt(c)) c++;
+        if (c === length) return true;
       }
       return false;
     };
