@@ -264,15 +264,15 @@ export async function readCsv(
       });
     }
     text = chunk;
-    const bytes = decoder.asciiBytes();
-    row.sourceBytes = bytes;
+    const asciiBytes = decoder.asciiBytes();
+    row.sourceBytes = asciiBytes;
     let cursor = 0;
     let irregular = true;
     if (scanner !== undefined)
       ({ cursor, irregular } = scanner.scan(chunk, 0, last, row, onRecord));
     if (irregular && !stopped) {
       text = cursor === 0 ? chunk : chunk.slice(cursor);
-      row.sourceBytes = bytes?.subarray(cursor);
+      row.sourceBytes = asciiBytes?.subarray(cursor);
       rowStart = 0;
       cursor += (parser as Papa.Parser).parse(text, 0, !last).meta.cursor;
     }
