@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { CsvReport } from './csv-report.ts';
 import { type CellCheck, type CellIssue, compileFieldCheck } from './field-checks.ts';
-import { compileRangeCheck, type RangeCheck } from './range-checks.ts';
+import { ALWAYS_VALID, compileRangeCheck, type RangeCheck } from './range-checks.ts';
 import { type CsvRecordSink, type CsvRow, type ResolvedDialect, readCsv } from './read-csv.ts';
 import { type Field, primaryKeyFields, type TableSchema } from './table-schema.ts';
 import { UniqueKeyIndex } from './unique-index.ts';
@@ -481,14 +481,13 @@ class CsvValidation implements CsvRecordSink {
     const { schema, fields } = this;
     if (schema === undefined) {
       const noCheck: CellCheck = () => undefined;
-      const alwaysValid: RangeCheck = () => true;
       this.bound = labels.map((label, index) => ({
         name: label,
         column: index,
         position: index + 1,
         required: false,
         check: noCheck,
-        valid: alwaysValid,
+        valid: ALWAYS_VALID,
       }));
       this.screen = compileRowScreen(this.bound, this.width, undefined);
       return;
