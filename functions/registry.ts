@@ -107,6 +107,13 @@ export const FUNCTIONS = [
 
 export type FunctionId = (typeof FUNCTIONS)[number]['id'];
 
+/** The upload queue's event source and redrive policy: `lib/` deploys it, `local/` emulates it. */
+export const UPLOAD_QUEUE = {
+  batchSize: 10,
+  /** Receives before a message moves to the dead-letter queue. */
+  maxReceiveCount: 5,
+} as const;
+
 /** The resources whose names reach functions through env vars. */
 export interface ResourceNames {
   readonly bucketName: string;

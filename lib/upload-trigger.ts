@@ -6,6 +6,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { UPLOAD_QUEUE } from '../functions/registry.ts';
 
 export interface UploadTriggerProps {
   /** Bucket whose Object Created events start the flow; it must have EventBridge notifications on. */
@@ -25,7 +26,7 @@ export interface UploadTriggerProps {
 
   /**
    * Receives before a message moves to the dead-letter queue.
-   * @default 5
+   * @default - the registry's `UPLOAD_QUEUE.maxReceiveCount`, which the local queue uses too
    */
   readonly maxReceiveCount?: number;
 }
@@ -47,7 +48,7 @@ export class UploadTrigger extends Construct {
     if (!props.keyPrefix.endsWith('/')) {
       throw new Error(`keyPrefix must end with '/', got '${props.keyPrefix}'`);
     }
-    const maxReceiveCount = props.maxReceiveCount ?? 5;
+    const maxReceiveCount = props.maxReceiveCount ?? UPLOAD_QUEUE.maxReceiveCount;
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) {
       throw new Error(`maxReceiveCount must be a positive integer, got ${maxReceiveCount}`);
     }
@@ -89,7 +90,7 @@ export class UploadTrigger extends Construct {
 
     props.consumer.addEventSource(
       new SqsEventSource(this.queue, {
-        batchSize: 10,
+        batchSize: UPLOAD_QUEUE.batchSize,
         reportBatchItemFailures: true,
         maxConcurrency: props.maxConcurrency,
       }),

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import type { FileOutcome } from '../../local/run-files.ts';
+import type { FileOutcome } from '#local/stack/run-files.ts';
 
 const DEFAULT_DATA_DIR = '.sluice';
 
@@ -63,8 +63,8 @@ export function runCommand(): Command {
       };
       // The emulators load only when a run needs them, so other commands start fast.
       const [{ LocalStack }, { runFiles }] = await Promise.all([
-        import('../../local/stack.ts'),
-        import('../../local/run-files.ts'),
+        import('#local/stack/stack.ts'),
+        import('#local/stack/run-files.ts'),
       ]);
       const stack = await LocalStack.start({ dataDir });
       // Ctrl-C stops the stack cleanly, so the executions under way are recorded as aborted.

@@ -10,10 +10,10 @@ import {
 } from '@aws-sdk/client-sfn';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeS3EventKey } from '#local/emulators/s3.ts';
+import { type FileOutcome, runFiles } from '#local/stack/run-files.ts';
+import { LocalStack } from '#local/stack/stack.ts';
 import type { AggregateRecord } from '../../functions/commons/types.ts';
-import { type FileOutcome, runFiles } from '../../local/run-files.ts';
-import { encodeS3EventKey } from '../../local/s3.ts';
-import { LocalStack } from '../../local/stack.ts';
 
 // One local stack for the whole file: starting it and warming the functions is the slow part.
 let stack: LocalStack;

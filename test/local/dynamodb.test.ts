@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { LEDGER } from '#commons/constants.ts';
-import { startLocalDynamoDb } from '../../local/dynamodb.ts';
+import { startLocalDynamoDb } from '#local/emulators/dynamodb.ts';
 
 const clientFor = (endpoint: string): DynamoDBClient =>
   new DynamoDBClient({

@@ -5,10 +5,10 @@ import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AGGREGATES_PREFIX } from '#commons/constants.ts';
-import type { LocalEndpoint } from '../../local/endpoint.ts';
-import { type FirehoseDelivery, startFirehoseDelivery } from '../../local/firehose.ts';
-import { localKinesisClient, startLocalKinesis } from '../../local/kinesis.ts';
-import { type LocalS3, localS3Client, startLocalS3 } from '../../local/s3.ts';
+import type { LocalEndpoint } from '#local/emulators/endpoint.ts';
+import { type FirehoseDelivery, startFirehoseDelivery } from '#local/emulators/firehose.ts';
+import { localKinesisClient, startLocalKinesis } from '#local/emulators/kinesis.ts';
+import { type LocalS3, localS3Client, startLocalS3 } from '#local/emulators/s3.ts';
 
 const bucket = 'sluice-firehose';
 const streamName = 'aggregates';

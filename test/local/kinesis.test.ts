@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeStreamSummaryCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
-import { localKinesisClient, startLocalKinesis } from '../../local/kinesis.ts';
+import { localKinesisClient, startLocalKinesis } from '#local/emulators/kinesis.ts';
 
 describe('startLocalKinesis', () => {
   it('creates the stream with the shards asked for, ACTIVE', async () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LambdaInvokeError, LocalLambdaRuntime } from '#local/emulators/lambda-runtime.ts';
 import type { FunctionDefinition } from '../../functions/registry.ts';
-import { LambdaInvokeError, LocalLambdaRuntime } from '../../local/lambda-runtime.ts';
 
 const probe: FunctionDefinition = {
   id: 'Probe',

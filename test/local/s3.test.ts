@@ -19,7 +19,7 @@ import {
   localS3Client,
   type S3ObjectCreatedEvent,
   startLocalS3,
-} from '../../local/s3.ts';
+} from '#local/emulators/s3.ts';
 
 const md5 = (data: Uint8Array | string): string => createHash('md5').update(data).digest('hex');
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { allStates, substituteDefinition, taskStates } from '#local/emulators/step-functions.ts';
 import { arnSubstitution, FUNCTIONS } from '../../functions/registry.ts';
-import { allStates, substituteDefinition, taskStates } from '../../local/step-functions.ts';
 
 // asl-validator ships CommonJS with no types.
 const validate = createRequire(import.meta.url)('asl-validator') as (definition: unknown) => {

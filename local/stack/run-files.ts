@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { INCOMING_PREFIX, SCHEMAS_PREFIX } from '../functions/commons/constants.ts';
-import { kindOf } from '../functions/commons/file-ref.ts';
-import type { LedgerItem } from '../functions/commons/outcome.ts';
-import type { FileKind, FileStatus, RecordedError } from '../functions/commons/types.ts';
+import { INCOMING_PREFIX, SCHEMAS_PREFIX } from '#commons/constants.ts';
+import { kindOf } from '#commons/file-ref.ts';
+import type { LedgerItem } from '#commons/outcome.ts';
+import type { FileKind, FileStatus, RecordedError } from '#commons/types.ts';
 import type { LocalStack, Progress } from './stack.ts';
 
 /** What happened to one file: the `sluice run --json` contract. */

@@ -6,18 +6,23 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { AGGREGATES_PREFIX, INCOMING_PREFIX } from '../functions/commons/constants.ts';
-import { RunLedger } from '../functions/commons/run-ledger.ts';
-import { arnSubstitution, environmentFor, FUNCTIONS } from '../functions/registry.ts';
-import { startLocalDynamoDb } from './dynamodb.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
-import { type FirehoseDelivery, startFirehoseDelivery } from './firehose.ts';
-import { startLocalKinesis } from './kinesis.ts';
-import { LambdaInvokeError, LocalLambdaRuntime } from './lambda-runtime.ts';
-import { PROJECT_ROOT } from './project-root.ts';
-import { LocalQueue } from './queue.ts';
-import { LOCAL_ACCOUNT_ID, localS3Client, startLocalS3 } from './s3.ts';
-import { LocalStepFunctions, substituteDefinition } from './step-functions.ts';
+import { AGGREGATES_PREFIX, INCOMING_PREFIX } from '#commons/constants.ts';
+import { RunLedger } from '#commons/run-ledger.ts';
+import {
+  arnSubstitution,
+  environmentFor,
+  FUNCTIONS,
+  UPLOAD_QUEUE,
+} from '../../functions/registry.ts';
+import { startLocalDynamoDb } from '../emulators/dynamodb.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '../emulators/endpoint.ts';
+import { type FirehoseDelivery, startFirehoseDelivery } from '../emulators/firehose.ts';
+import { startLocalKinesis } from '../emulators/kinesis.ts';
+import { LambdaInvokeError, LocalLambdaRuntime } from '../emulators/lambda-runtime.ts';
+import { LocalQueue } from '../emulators/queue.ts';
+import { localS3Client, startLocalS3 } from '../emulators/s3.ts';
+import { LocalStepFunctions, substituteDefinition } from '../emulators/step-functions.ts';
+import { PROJECT_ROOT } from '../project-root.ts';
 
 const PROCESS_FILE_ASL = join(PROJECT_ROOT, 'statemachine/process-file.asl.json');
 
@@ -154,6 +159,8 @@ export class LocalStack {
       queue = new LocalQueue({
         consume: (event) => invoke('StartExecution', event),
         queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:sluice-uploads`,
+        batchSize: UPLOAD_QUEUE.batchSize,
+        maxReceiveCount: UPLOAD_QUEUE.maxReceiveCount,
         concurrency: 2,
         visibilityTimeoutMs: options.retryIntervalMs ?? 1000,
       });

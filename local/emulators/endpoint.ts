@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 /** Credentials every local client uses: s3rver accepts only these, the others accept anything. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 export const LOCAL_REGION = 'us-east-1';
+/** The AWS account id the local stack reports. */
+export const LOCAL_ACCOUNT_ID = '000000000000';
 
 /** Listens on an ephemeral loopback port and resolves the `http://127.0.0.1:<port>` endpoint. */
 export function listenOnLoopback(server: Server): Promise<string> {

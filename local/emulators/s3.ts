@@ -2,10 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver, { type S3rverEventRecord } from 's3rver';
-import { closeServer, LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
-
-/** The AWS account id the local stack reports. */
-export const LOCAL_ACCOUNT_ID = '000000000000';
+import { closeServer, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
 
 export type S3ObjectCreatedReason = 'PutObject' | 'CopyObject' | 'CompleteMultipartUpload';
 
@@ -167,7 +164,7 @@ export async function startLocalS3(options: {
       source: 'aws.s3',
       account: LOCAL_ACCOUNT_ID,
       time: eventTime(record.eventTime),
-      region: 'us-east-1',
+      region: LOCAL_REGION,
       resources: [`arn:aws:s3:::${name}`],
       detail: {
         version: '0',

@@ -3,10 +3,10 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
-import type { FunctionDefinition } from '../functions/registry.ts';
-import { PROJECT_ROOT } from './project-root.ts';
+import type { FunctionDefinition } from '../../functions/registry.ts';
+import { PROJECT_ROOT } from '../project-root.ts';
 
-const WORKER = join(PROJECT_ROOT, 'local', 'lambda-worker.js');
+const WORKER = join(PROJECT_ROOT, 'local', 'emulators', 'lambda-worker.js');
 
 /** An error as Lambda reports it: `name` is the errorType that ASL Retry and Catch match. */
 export class LambdaInvokeError extends Error {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { closeServer, LOCAL_ACCOUNT_ID, listenOnLoopback } from './endpoint.ts';
 
 // aws-local-stepfunctions declares Node >= 22: without this every Task fails with a TypeError.
 if (!('withResolvers' in Promise)) {
@@ -180,7 +180,7 @@ export class LocalStepFunctions {
           Name: name,
           StartTime: new Date(record.startDate).toISOString(),
           Input: JSON.parse(input),
-          RoleArn: 'arn:aws:iam::000000000000:role/local',
+          RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local`,
         },
         StateMachine: {
           Id: request.stateMachineArn,
@@ -256,15 +256,14 @@ export class LocalStepFunctions {
   async listen(): Promise<string> {
     const server = createServer((request, response) => void this.serve(request, response));
     this.server = server;
-    await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return listenOnLoopback(server);
   }
 
   /** Aborts what is still running and waits for it to settle. */
   async close(): Promise<void> {
     for (const abort of this.aborts.values()) abort();
     await Promise.allSettled([...this.settled]);
-    await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
+    if (this.server) await closeServer(this.server);
   }
 
   private find(executionArn: string): ExecutionRecord {
