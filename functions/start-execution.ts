@@ -25,7 +25,7 @@ async function start(event: S3ObjectCreatedNotificationEvent): Promise<void> {
   const executionId = `${stateMachineArn().replace(':stateMachine:', ':execution:')}:${name}`;
   logger.appendKeys({ executionId, key: file.key, dataset: file.dataset });
   try {
-    const input: ProcessFileInput = { file };
+    const input: ProcessFileInput = { file, attempt: 1 };
     await sfn.send(
       new StartExecutionCommand({
         stateMachineArn: stateMachineArn(),

@@ -39,6 +39,7 @@ export interface CsvResult {
 /** The ProcessFile state as the record tasks receive it; later stages are absent on early failure. */
 export interface ProcessFileState {
   readonly file: FileRef;
+  readonly attempt: number;
   readonly executionId: string;
   readonly startedAt: string;
   readonly image?: readonly ImageGroupResult[];
@@ -54,6 +55,9 @@ export interface LedgerItem {
   readonly sk: string;
   readonly bucket: string;
   readonly key: string;
+  readonly versionTag: string;
+  /** Which processing of the version this is (1, 2, …); absent on duplicate events. */
+  readonly attempt?: number;
   readonly dataset: string;
   readonly kind: FileRef['kind'];
   readonly size: number;
@@ -71,6 +75,11 @@ export interface LedgerItem {
 
 export function ledgerKey(file: Pick<FileRef, 'bucket' | 'key'>): string {
   return `${file.bucket}/${file.key}`;
+}
+
+/** The sort key of one attempt at a version; the ASL's Claim writes the same. */
+export function attemptSortKey(versionTag: string, attempt: number): string {
+  return `${versionTag}#${attempt}`;
 }
 
 /** Where a failed upload's copy goes: the same relative path under `quarantine/`. */
@@ -140,9 +149,11 @@ export function finalOutcome(
   const { file } = state;
   const item: LedgerItem = {
     pk: ledgerKey(file),
-    sk: file.versionTag,
+    sk: attemptSortKey(file.versionTag, state.attempt),
     bucket: file.bucket,
     key: file.key,
+    versionTag: file.versionTag,
+    attempt: state.attempt,
     dataset: file.dataset,
     kind: file.kind,
     size: file.size,
@@ -160,6 +171,7 @@ export function finalOutcome(
   const validation = state.csv?.validation;
   const variants = state.image?.reduce((count, group) => count + group.variants.length, 0);
   const aggregate: AggregateRecord = {
+    recordId: state.executionId.split(':').pop() ?? state.executionId,
     dataset: file.dataset,
     kind: file.kind,
     outcome: status,

@@ -31,6 +31,7 @@ export class RunLedger {
       sk: `${file.versionTag}#DUPLICATE#${eventId}`,
       bucket: file.bucket,
       key: file.key,
+      versionTag: file.versionTag,
       dataset: file.dataset,
       kind: file.kind,
       size: file.size,

@@ -28,6 +28,8 @@ export interface FileRef {
 /** Input of the ProcessFile state machine, built by the start function. */
 export interface ProcessFileInput {
   readonly file: FileRef;
+  /** 1 for the upload's own execution; a replay of the same version is 2, 3, … */
+  readonly attempt: number;
 }
 
 /** `{ Error, Cause }` as Step Functions' Catch puts it at `ResultPath`. */
@@ -44,6 +46,11 @@ export interface RecordedError {
 
 /** One record per processed file, streamed to Kinesis and landed by Firehose. */
 export interface AggregateRecord {
+  /**
+   * The same for every copy of one attempt's record: Kinesis and Firehose deliver at least once,
+   * and a task that runs twice publishes twice, so consumers drop repeats by this id.
+   */
+  readonly recordId: string;
   readonly dataset: string;
   readonly kind: FileKind;
   readonly outcome: FileStatus;

@@ -75,8 +75,10 @@ export async function runFiles(
   for (const file of schemas)
     await put(file, `${SCHEMAS_PREFIX}${file.slice(SCHEMAS_DIR.length + 1)}`);
 
-  // S3 event times have whole seconds, so this run's events are those from this second on.
-  const since = Math.floor(Date.now() / 1000) * 1000;
+  // S3 event times have whole seconds, so this run's events are those from this second on;
+  // finish times have milliseconds.
+  const startedAt = Date.now();
+  const since = Math.floor(startedAt / 1000) * 1000;
   const keys = data.map((file) => `${INCOMING_PREFIX}${file}`);
   let uploaded = 0;
   const queue = [...data];
@@ -89,51 +91,56 @@ export async function runFiles(
     }),
   );
   await stack.waitForIdle(options.onProgress);
-  return Promise.all(keys.map((key) => outcomeOf(stack, key, since)));
+  return Promise.all(keys.map((key) => outcomeOf(stack, key, since, startedAt)));
 }
 
-async function outcomeOf(stack: LocalStack, key: string, since: number): Promise<FileOutcome> {
+const versionOf = (item: LedgerItem): string => item.versionTag ?? item.sk.split('#')[0] ?? '';
+
+/**
+ * The outcome of the version this run uploaded: its latest attempt. A version that an earlier
+ * run had already finished shows as this run's SKIPPED_DUPLICATE event; one that an earlier run
+ * left unfinished (stopped, or killed) shows the status its resumed execution reached now.
+ */
+async function outcomeOf(
+  stack: LocalStack,
+  key: string,
+  since: number,
+  startedAt: number,
+): Promise<FileOutcome> {
   const history = await stack.ledger.history(stack.names.bucketName, key);
-  const latest: LedgerItem | undefined = history
-    .filter((item) => Date.parse(item.receivedAt) >= since)
+  const event = history.filter((item) => Date.parse(item.receivedAt) >= since).at(-1);
+  const latest = history
+    .filter((item) => event && versionOf(item) === versionOf(event))
+    .filter((item) => item.status !== 'SKIPPED_DUPLICATE')
+    .sort((a, b) => (a.attempt ?? 1) - (b.attempt ?? 1))
     .at(-1);
-  if (!latest || !FINAL.has(latest.status)) {
+  const finishedEarlier =
+    latest?.finishedAt !== undefined && Date.parse(latest.finishedAt) < startedAt;
+  const shown = event?.status === 'SKIPPED_DUPLICATE' && finishedEarlier ? event : latest;
+  if (!shown || !FINAL.has(shown.status)) {
+    const execution = latest?.executionId ?? event?.executionId ?? null;
     return {
       key,
       kind: kindOf(key),
       status: 'MISSING',
       outputs: [],
-      error: { name: 'NoOutcome', message: 'The pipeline recorded no final status for this file' },
-      executionId: latest?.executionId ?? null,
+      error: {
+        name: 'NoOutcome',
+        message: execution
+          ? `The pipeline recorded no final status for this file: execution ${execution} did not finish; see \`sluice show ${key}\`, or \`sluice redrive\` it`
+          : 'The pipeline recorded no final status for this file',
+      },
+      executionId: execution,
       durationMs: null,
     };
   }
   return {
     key,
-    kind: latest.kind,
-    status: latest.status,
-    outputs: latest.outputs,
-    error: latest.error ?? unfinishedOriginal(history, latest),
-    executionId: latest.executionId,
-    durationMs: latest.durationMs ?? null,
-  };
-}
-
-/**
- * A duplicate of a version whose own execution never finished (a run stopped mid-way) would
- * otherwise look like a file already processed: say so, so it is not skipped silently.
- */
-function unfinishedOriginal(
-  history: readonly LedgerItem[],
-  latest: LedgerItem,
-): RecordedError | null {
-  if (latest.status !== 'SKIPPED_DUPLICATE') return null;
-  const original = history.find((item) => latest.sk.startsWith(`${item.sk}#DUPLICATE#`));
-  if (original?.status !== 'PROCESSING') return null;
-  return {
-    name: 'DuplicateOfUnfinished',
-    message:
-      `This version's execution ${original.executionId} never finished (was the run stopped?); ` +
-      'delete the data dir, or upload a changed file, to process it again',
+    kind: shown.kind,
+    status: shown.status,
+    outputs: shown.outputs,
+    error: shown.error ?? null,
+    executionId: shown.executionId,
+    durationMs: shown.durationMs ?? null,
   };
 }

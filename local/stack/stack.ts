@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as dynamodbApi from '@aws-sdk/client-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -18,11 +17,13 @@ import { startLocalDynamoDb } from '../emulators/dynamodb.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from '../emulators/endpoint.ts';
 import { type FirehoseDelivery, startFirehoseDelivery } from '../emulators/firehose.ts';
 import { startLocalKinesis } from '../emulators/kinesis.ts';
-import { LambdaInvokeError, LocalLambdaRuntime } from '../emulators/lambda-runtime.ts';
+import { LocalLambdaRuntime } from '../emulators/lambda-runtime.ts';
 import { LocalQueue } from '../emulators/queue.ts';
 import { localS3Client, startLocalS3 } from '../emulators/s3.ts';
-import { LocalStepFunctions, substituteDefinition } from '../emulators/step-functions.ts';
+import { substituteDefinition } from '../emulators/step-functions/definition.ts';
+import { LocalStepFunctions } from '../emulators/step-functions/local-step-functions.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
+import { localFunctionArn, localFunctionName, resolveTask } from './task-resolver.ts';
 
 const PROCESS_FILE_ASL = join(PROJECT_ROOT, 'statemachine/process-file.asl.json');
 
@@ -32,10 +33,6 @@ const NAMES = {
   streamName: 'sluice-aggregates',
   stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:sluice-ProcessFile`,
 } as const;
-
-const functionName = (id: string) => `sluice-${id}`;
-const functionArn = (id: string) =>
-  `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName(id)}`;
 
 export interface LocalStackOptions {
   /** Keeps the bucket, ledger, stream and executions here; a throwaway stack when absent. */
@@ -114,7 +111,7 @@ export class LocalStack {
         return runtime.invoke(id, input);
       };
       const substitutions: Record<string, string> = { LedgerTableName: NAMES.tableName };
-      for (const fn of FUNCTIONS) substitutions[arnSubstitution(fn.id)] = functionArn(fn.id);
+      for (const fn of FUNCTIONS) substitutions[arnSubstitution(fn.id)] = localFunctionArn(fn.id);
       const definition = JSON.parse(
         substituteDefinition(readFileSync(PROCESS_FILE_ASL, 'utf8'), substitutions),
       );
@@ -126,7 +123,6 @@ export class LocalStack {
         retryIntervalMs: options.retryIntervalMs,
       });
       const sfnEndpoint = await stepFunctions.listen();
-      closers.push(() => stepFunctions.close());
 
       const logDir = join(root, 'logs');
       runtime = await LocalLambdaRuntime.create({
@@ -149,12 +145,15 @@ export class LocalStack {
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         },
         envFor: (fn) => environmentFor(fn, NAMES),
-        functionName: (fn) => functionName(fn.id),
+        functionName: (fn) => localFunctionName(fn.id),
         logDir,
         region: LOCAL_REGION,
         account: LOCAL_ACCOUNT_ID,
       });
       closers.push(() => runtime?.close() ?? Promise.resolve());
+      // Before the runtime goes: a task cut off by a stopping runtime must not look like a task
+      // failure to the ASL's Retry and Catch. The executions stay RUNNING for the next start.
+      closers.push(() => stepFunctions.close());
 
       queue = new LocalQueue({
         consume: (event) => invoke('StartExecution', event),
@@ -163,6 +162,7 @@ export class LocalStack {
         maxReceiveCount: UPLOAD_QUEUE.maxReceiveCount,
         concurrency: 2,
         visibilityTimeoutMs: options.retryIntervalMs ?? 1000,
+        directory: at('queue'),
       });
       closers.push(async () => queue?.close());
 
@@ -176,6 +176,9 @@ export class LocalStack {
         checkpointPath: at('firehose-checkpoint.json'),
       });
       closers.push(() => firehose.close());
+      // What the last process left: queued events are delivered again, executions go on.
+      queue.start();
+      stepFunctions.resumeRunning();
       if (ephemeral) closers.unshift(async () => rmSync(root, { recursive: true, force: true }));
 
       const sfn = new SFNClient({ ...clientConfig, endpoint: sfnEndpoint });
@@ -229,47 +232,6 @@ export class LocalStack {
     this.dynamodb.destroy();
     this.sfn.destroy();
   }
-}
-
-const DYNAMODB_TASKS: Record<string, (client: DynamoDBClient, input: never) => Promise<object>> = {
-  putItem: (client, input) => client.send(new dynamodbApi.PutItemCommand(input)),
-  getItem: (client, input) => client.send(new dynamodbApi.GetItemCommand(input)),
-  updateItem: (client, input) => client.send(new dynamodbApi.UpdateItemCommand(input)),
-  deleteItem: (client, input) => client.send(new dynamodbApi.DeleteItemCommand(input)),
-};
-
-/** Task resources to local calls: function ARNs to the Lambda runtime, SDK integrations to SDK v3. */
-function resolveTask(
-  resource: string,
-  invoke: (id: string, input: unknown) => Promise<unknown>,
-  dynamodb: DynamoDBClient,
-) {
-  const fn = FUNCTIONS.find((candidate) => functionArn(candidate.id) === resource);
-  if (fn) {
-    return async (input: unknown) => {
-      try {
-        return await invoke(fn.id, input);
-      } catch (error) {
-        if (!(error instanceof LambdaInvokeError)) throw error;
-        // Step Functions puts Lambda's error JSON in Cause, as on AWS.
-        throw Object.assign(new Error(error.toCause()), { name: error.name });
-      }
-    };
-  }
-  const action = /^arn:aws:states:::dynamodb:(\w+)$/.exec(resource)?.[1];
-  const call = action ? DYNAMODB_TASKS[action] : undefined;
-  if (!call) return undefined;
-  return async (input: unknown) => {
-    try {
-      const { $metadata, ...output } = (await call(dynamodb, input as never)) as {
-        $metadata: unknown;
-      };
-      return output;
-    } catch (error) {
-      const failure = error as Error;
-      throw Object.assign(new Error(failure.message), { name: `DynamoDB.${failure.name}` });
-    }
-  };
 }
 
 /** The parts of the parent env a function needs to run at all (no AWS settings leak in). */

@@ -215,16 +215,18 @@ describe('the pipeline, end to end through the local stack', () => {
     expect(history.filter((item) => item.status === 'SUCCEEDED')).toHaveLength(1);
   });
 
-  it('says so when a duplicate points at a version whose execution never finished', async () => {
+  it('says so when a version has an attempt whose execution never finished', async () => {
     // Prepare: the ledger of a run stopped mid-way, with this version still PROCESSING.
     const content = 'id,amount\n7,1\n';
     const key = 'incoming/ledgers/interrupted.csv';
     const etag = createHash('md5').update(content).digest('hex');
     await stack.ledger.record({
       pk: `${stack.names.bucketName}/${key}`,
-      sk: etag,
+      sk: `${etag}#1`,
       bucket: stack.names.bucketName,
       key,
+      versionTag: etag,
+      attempt: 1,
       dataset: 'ledgers',
       kind: 'csv',
       size: content.length,
@@ -246,8 +248,8 @@ describe('the pipeline, end to end through the local stack', () => {
     rmSync(again, { recursive: true, force: true });
 
     // Assess
-    expect(result?.status).toBe('SKIPPED_DUPLICATE');
-    expect(result?.error?.name).toBe('DuplicateOfUnfinished');
-    expect(result?.error?.message).toContain(':stopped never finished');
+    expect(result?.status).toBe('MISSING');
+    expect(result?.error?.name).toBe('NoOutcome');
+    expect(result?.error?.message).toContain(':stopped did not finish');
   });
 });

@@ -17,7 +17,8 @@ const base: ProcessFileState = {
     kind: 'csv',
     receivedAt: '2026-11-22T10:00:00.000Z',
   },
-  executionId: 'arn:exec',
+  attempt: 1,
+  executionId: 'arn:aws:states:us-east-1:000000000000:execution:sluice-ProcessFile:abc',
   startedAt: '2026-11-22T10:00:01.000Z',
 };
 const now = new Date('2026-11-22T10:00:03.500Z');
@@ -43,7 +44,9 @@ describe('finalOutcome', () => {
     // Assess
     expect(item).toMatchObject({
       pk: 'b/incoming/orders/jan.csv',
-      sk: 'v1',
+      sk: 'v1#1',
+      versionTag: 'v1',
+      attempt: 1,
       status: 'SUCCEEDED',
       statusAt: 'SUCCEEDED#2026-11-22T10:00:03.500Z',
       outputs: validation.outputs,
@@ -51,6 +54,7 @@ describe('finalOutcome', () => {
       durationMs: 2500,
     });
     expect(aggregate).toMatchObject({
+      recordId: 'abc',
       outcome: 'SUCCEEDED',
       rows: 10,
       invalidRows: 2,

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { allStates, substituteDefinition, taskStates } from '#local/emulators/step-functions.ts';
+import {
+  allStates,
+  substituteDefinition,
+  taskStates,
+} from '#local/emulators/step-functions/definition.ts';
 import { arnSubstitution, FUNCTIONS } from '../../functions/registry.ts';
 
 // asl-validator ships CommonJS with no types.

@@ -1,0 +1,151 @@
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { HistoryEvent } from './history.ts';
+
+type Json = ReturnType<typeof JSON.parse>;
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+/** What DescribeExecution reports, kept as one small file per execution. */
+export interface ExecutionRecord {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  status: ExecutionStatus;
+  readonly startDate: number;
+  stopDate?: number;
+  readonly input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  redriveCount: number;
+  redriveDate?: number;
+}
+
+/** A task that returned: on a redrive or resume it is answered from here, not run again. */
+export interface TaskCheckpoint {
+  readonly state: string;
+  /** The task's effective input, as JSON. */
+  readonly input: string;
+  readonly output: Json;
+}
+
+/** Where executions' records, events and task checkpoints go. */
+export interface ExecutionJournal {
+  save(record: ExecutionRecord): void;
+  appendHistory(record: ExecutionRecord, event: HistoryEvent): void;
+  appendTask(record: ExecutionRecord, task: TaskCheckpoint): void;
+  history(record: ExecutionRecord): HistoryEvent[];
+  tasks(record: ExecutionRecord): TaskCheckpoint[];
+}
+
+/** A journal for a throwaway stack: the same contract, gone with the process. */
+export class MemoryJournal implements ExecutionJournal {
+  private readonly events = new Map<string, HistoryEvent[]>();
+  private readonly checkpoints = new Map<string, TaskCheckpoint[]>();
+
+  save(): void {}
+
+  appendHistory(record: ExecutionRecord, event: HistoryEvent): void {
+    this.list(this.events, record).push(event);
+  }
+
+  appendTask(record: ExecutionRecord, task: TaskCheckpoint): void {
+    this.list(this.checkpoints, record).push(task);
+  }
+
+  history(record: ExecutionRecord): HistoryEvent[] {
+    return [...this.list(this.events, record)];
+  }
+
+  tasks(record: ExecutionRecord): TaskCheckpoint[] {
+    return [...this.list(this.checkpoints, record)];
+  }
+
+  private list<T>(lists: Map<string, T[]>, record: ExecutionRecord): T[] {
+    let list = lists.get(record.executionArn);
+    if (!list) {
+      list = [];
+      lists.set(record.executionArn, list);
+    }
+    return list;
+  }
+}
+
+/**
+ * Executions on disk, one folder per state machine: `<name>.json` (the record, replaced whole
+ * on each change), `<name>.history.jsonl` and `<name>.tasks.jsonl` (appended per event and per
+ * finished task). Appending keeps a kill -9 from losing more than the event being written,
+ * which `readLines` then drops.
+ */
+export class ExecutionStore implements ExecutionJournal {
+  constructor(private readonly directory: string) {}
+
+  /** Every record, for the state machines named. */
+  load(stateMachineNames: readonly string[]): ExecutionRecord[] {
+    return stateMachineNames.flatMap((machine) => {
+      const folder = join(this.directory, machine);
+      mkdirSync(folder, { recursive: true });
+      return readdirSync(folder)
+        .filter((file) => file.endsWith('.json'))
+        .flatMap((file) => {
+          try {
+            const record = JSON.parse(readFileSync(join(folder, file), 'utf8')) as ExecutionRecord;
+            return [{ ...record, redriveCount: record.redriveCount ?? 0 }];
+          } catch {
+            return [];
+          }
+        });
+    });
+  }
+
+  save(record: ExecutionRecord): void {
+    const path = this.path(record, '.json');
+    writeFileSync(`${path}.tmp`, JSON.stringify(record));
+    renameSync(`${path}.tmp`, path);
+  }
+
+  appendHistory(record: ExecutionRecord, event: HistoryEvent): void {
+    appendFileSync(this.path(record, '.history.jsonl'), `${JSON.stringify(event)}\n`);
+  }
+
+  appendTask(record: ExecutionRecord, task: TaskCheckpoint): void {
+    appendFileSync(this.path(record, '.tasks.jsonl'), `${JSON.stringify(task)}\n`);
+  }
+
+  history(record: ExecutionRecord): HistoryEvent[] {
+    return readLines(this.path(record, '.history.jsonl'));
+  }
+
+  tasks(record: ExecutionRecord): TaskCheckpoint[] {
+    return readLines(this.path(record, '.tasks.jsonl'));
+  }
+
+  private path(record: ExecutionRecord, extension: string): string {
+    const machine = record.stateMachineArn.split(':').pop() ?? 'unknown';
+    return join(this.directory, machine, `${record.name}${extension}`);
+  }
+}
+
+function readLines<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const parsed: T[] = [];
+  for (const line of lines) {
+    if (line === '') continue;
+    try {
+      parsed.push(JSON.parse(line) as T);
+    } catch {
+      // The line a crash cut short; everything before it is whole.
+    }
+  }
+  return parsed;
+}

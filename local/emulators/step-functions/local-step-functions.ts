@@ -1,0 +1,553 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { closeServer, LOCAL_ACCOUNT_ID, listenOnLoopback } from '../endpoint.ts';
+import { allStates, taskStates } from './definition.ts';
+import {
+  type ExecutionJournal,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  ExecutionStore,
+  MemoryJournal,
+  type TaskCheckpoint,
+} from './execution-store.ts';
+import {
+  type HistoryEvent,
+  type HistoryEventBody,
+  historyEvent,
+  RedriveFilter,
+  type ResumePoint,
+  resumePoint,
+} from './history.ts';
+
+// aws-local-stepfunctions declares Node >= 22: without this every Task fails with a TypeError.
+if (!('withResolvers' in Promise)) {
+  Object.assign(Promise, {
+    withResolvers<T>() {
+      let resolve!: (value: T) => void;
+      let reject!: (reason: unknown) => void;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    },
+  });
+}
+const { StateMachine } = await import('aws-local-stepfunctions');
+
+type Json = ReturnType<typeof JSON.parse>;
+type StateMachineDefinition = ConstructorParameters<typeof StateMachine>[0];
+type Handler = (input: Json) => Promise<Json>;
+
+export type { ExecutionRecord, ExecutionStatus, HistoryEvent };
+
+/** Runs a Task state's resource locally; throw an Error whose `name` is the ASL error name. */
+export type TaskResolver = (resource: string) => Handler | undefined;
+
+/** An API error in Step Functions' wire shape: `name` is the `__type` the SDK maps. */
+export class StepFunctionsApiError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface LocalStateMachine {
+  readonly arn: string;
+  readonly definition: Json;
+}
+
+export interface LocalStepFunctionsOptions {
+  readonly stateMachines: readonly LocalStateMachine[];
+  readonly resolveTask: TaskResolver;
+  /**
+   * Keeps executions, their histories and task checkpoints across runs: a name is never reused,
+   * as on AWS, and RUNNING executions go on after a restart (see {@link resumeRunning}).
+   * @default - in memory only
+   */
+  readonly persistDir?: string;
+  /** Milliseconds between retries, instead of the ASL's backoff (tests only). */
+  readonly retryIntervalMs?: number;
+}
+
+/** AWS keeps a closed execution redrivable for 14 days. */
+const REDRIVE_WINDOW_MS = 14 * 24 * 60 * 60 * 1000;
+const REDRIVABLE: ReadonlySet<ExecutionStatus> = new Set(['FAILED', 'ABORTED', 'TIMED_OUT']);
+
+const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+
+class Machine {
+  readonly name: string;
+  readonly topLevel: ReadonlySet<string>;
+  readonly handlers: Record<string, Handler> = {};
+  readonly retries: Record<string, number> = {};
+  readonly createdAt = Date.now();
+  private readonly interpreters = new Map<string, InstanceType<typeof StateMachine>>();
+
+  constructor(
+    readonly arn: string,
+    readonly definition: Json,
+    options: LocalStepFunctionsOptions,
+  ) {
+    this.name = arn.split(':').pop() ?? arn;
+    this.topLevel = new Set(Object.keys(definition.States ?? {}));
+    for (const { name, resource } of taskStates(definition)) {
+      const handler = options.resolveTask(resource);
+      if (!handler) throw new Error(`No local handler for ${resource} (state ${name})`);
+      this.handlers[name] = handler;
+    }
+    if (options.retryIntervalMs !== undefined) {
+      for (const [name] of allStates(definition)) this.retries[name] = options.retryIntervalMs;
+    }
+    this.interpreter(definition.StartAt);
+  }
+
+  /** The interpreter for the definition started at `state`: how a resumed run skips what ran. */
+  interpreter(state: string): InstanceType<typeof StateMachine> {
+    let interpreter = this.interpreters.get(state);
+    if (!interpreter) {
+      // The whole definition is validated once; a later start leaves states unreachable, which
+      // the validator rejects.
+      const validationOptions =
+        state === this.definition.StartAt
+          ? { checkArn: true, checkPaths: true }
+          : { noValidate: true };
+      interpreter = new StateMachine(
+        { ...this.definition, StartAt: state } as StateMachineDefinition,
+        { validationOptions },
+      );
+      this.interpreters.set(state, interpreter);
+    }
+    return interpreter;
+  }
+}
+
+interface Run {
+  abort: () => void;
+  settled: Promise<void>;
+  /** A stop asked through StopExecution, as opposed to the stack shutting down. */
+  stopped: boolean;
+  /** Events of this run, kept only while it runs or when nothing persists. */
+  readonly history: HistoryEvent[];
+}
+
+/**
+ * The Step Functions API over aws-local-stepfunctions: StartExecution, DescribeExecution,
+ * ListExecutions, GetExecutionHistory, StopExecution, RedriveExecution, ListStateMachines and
+ * DescribeStateMachine, in-process and over HTTP, so the start function, the CLI and the console
+ * use the same SDK calls locally as on AWS.
+ *
+ * Durable: every event and every finished task is on disk as it happens. An execution that was
+ * RUNNING when the process died goes on from the top-level state it was in; tasks that had
+ * returned, in Map iterations and Parallel branches too, are answered from their checkpoint.
+ * RedriveExecution uses the same mechanism, as AWS's redrive does.
+ */
+export class LocalStepFunctions {
+  private readonly executions = new Map<string, ExecutionRecord>();
+  private readonly machines = new Map<string, Machine>();
+  private readonly runs = new Map<string, Run>();
+  private readonly store: ExecutionJournal;
+  private readonly interrupted: ExecutionRecord[] = [];
+  private suspended = false;
+  private server?: Server;
+
+  constructor(options: LocalStepFunctionsOptions) {
+    for (const { arn, definition } of options.stateMachines) {
+      this.machines.set(arn, new Machine(arn, definition, options));
+    }
+    if (options.persistDir === undefined) {
+      this.store = new MemoryJournal();
+    } else {
+      const store = new ExecutionStore(options.persistDir);
+      this.store = store;
+      const names = [...this.machines.values()].map((machine) => machine.name);
+      for (const record of store.load(names)) {
+        this.executions.set(record.executionArn, record);
+        if (record.status === 'RUNNING') this.interrupted.push(record);
+      }
+    }
+  }
+
+  /** Executions still running. */
+  get running(): number {
+    return this.runs.size;
+  }
+
+  /**
+   * Goes on with every execution that was RUNNING when the last process stopped. Call it once
+   * the task handlers can run.
+   */
+  resumeRunning(): number {
+    const interrupted = this.interrupted.splice(0);
+    for (const record of interrupted) {
+      const history = this.historyOf(record);
+      this.launch(record, history, resumePoint(this.machine(record).definition.States, history));
+    }
+    return interrupted.length;
+  }
+
+  startExecution(request: { stateMachineArn: string; name?: string; input?: string }) {
+    const machine = this.machines.get(request.stateMachineArn);
+    if (!machine) {
+      throw new StepFunctionsApiError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${request.stateMachineArn}'`,
+      );
+    }
+    const name = request.name ?? randomUUID();
+    const input = request.input ?? '{}';
+    const executionArn = `${request.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      // Idempotent only while the first one runs, and only for the same input, as on AWS.
+      if (existing.status === 'RUNNING' && existing.input === input) {
+        return { executionArn, startDate: seconds(existing.startDate) };
+      }
+      throw new StepFunctionsApiError(
+        'ExecutionAlreadyExists',
+        `Execution Already Exists: '${executionArn}'`,
+      );
+    }
+    try {
+      JSON.parse(input);
+    } catch {
+      throw new StepFunctionsApiError(
+        'InvalidExecutionInput',
+        'Invalid State Machine Execution Input',
+      );
+    }
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: request.stateMachineArn,
+      name,
+      status: 'RUNNING',
+      startDate: Date.now(),
+      input,
+      redriveCount: 0,
+    };
+    this.executions.set(executionArn, record);
+    this.store.save(record);
+    this.launch(record, [], undefined);
+    return { executionArn, startDate: seconds(record.startDate) };
+  }
+
+  redriveExecution(request: { executionArn: string }) {
+    const record = this.find(request.executionArn);
+    const closedAt = record.stopDate ?? 0;
+    if (!REDRIVABLE.has(record.status) || Date.now() - closedAt > REDRIVE_WINDOW_MS) {
+      throw new StepFunctionsApiError(
+        'ExecutionNotRedrivable',
+        `Execution '${record.executionArn}' is ${record.status} and cannot be redriven: only FAILED, ABORTED or TIMED_OUT executions closed in the last 14 days can`,
+      );
+    }
+    const history = this.historyOf(record);
+    const start = resumePoint(this.machine(record).definition.States, history);
+    record.status = 'RUNNING';
+    record.redriveCount += 1;
+    record.redriveDate = Date.now();
+    record.stopDate = undefined;
+    record.error = undefined;
+    record.cause = undefined;
+    record.output = undefined;
+    this.store.save(record);
+    this.launch(record, history, start, {
+      type: 'ExecutionRedriven',
+      timestamp: record.redriveDate,
+      executionRedrivenEventDetails: { redriveCount: record.redriveCount },
+    });
+    return { redriveDate: seconds(record.redriveDate) };
+  }
+
+  describeExecution(request: { executionArn: string }) {
+    const record = this.find(request.executionArn);
+    return {
+      ...this.summary(record),
+      input: record.input,
+      output: record.output,
+      error: record.error,
+      cause: record.cause,
+      redriveStatus:
+        REDRIVABLE.has(record.status) && Date.now() - (record.stopDate ?? 0) <= REDRIVE_WINDOW_MS
+          ? 'REDRIVABLE'
+          : 'NOT_REDRIVABLE',
+    };
+  }
+
+  listExecutions(request: {
+    stateMachineArn: string;
+    statusFilter?: ExecutionStatus;
+    maxResults?: number;
+    nextToken?: string;
+  }) {
+    if (!this.machines.has(request.stateMachineArn)) {
+      throw new StepFunctionsApiError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${request.stateMachineArn}'`,
+      );
+    }
+    const all = [...this.executions.values()]
+      .filter((e) => e.stateMachineArn === request.stateMachineArn)
+      .filter((e) => !request.statusFilter || e.status === request.statusFilter)
+      .sort((a, b) => b.startDate - a.startDate);
+    return paginate(all, request, 'executions', (e) => this.summary(e));
+  }
+
+  getExecutionHistory(request: {
+    executionArn: string;
+    reverseOrder?: boolean;
+    maxResults?: number;
+    nextToken?: string;
+  }) {
+    const events = [...this.historyOf(this.find(request.executionArn))];
+    if (request.reverseOrder) events.reverse();
+    // `index` is ours, for redrive; AWS's shape carries the iteration in its details.
+    return paginate(
+      events,
+      request,
+      'events',
+      ({ index, ...event }): Record<string, Json> => ({
+        ...event,
+        timestamp: seconds(event.timestamp),
+      }),
+    );
+  }
+
+  stopExecution(request: { executionArn: string; error?: string; cause?: string }) {
+    const record = this.find(request.executionArn);
+    const run = this.runs.get(record.executionArn);
+    if (record.status === 'RUNNING' && run) {
+      record.error = request.error;
+      record.cause = request.cause;
+      run.stopped = true;
+      run.abort();
+    }
+    return { stopDate: seconds(Date.now()) };
+  }
+
+  listStateMachines(request: { maxResults?: number; nextToken?: string }) {
+    return paginate([...this.machines.values()], request, 'stateMachines', (machine) => ({
+      stateMachineArn: machine.arn,
+      name: machine.name,
+      type: 'STANDARD',
+      creationDate: seconds(machine.createdAt),
+    }));
+  }
+
+  describeStateMachine(request: { stateMachineArn: string }) {
+    const machine = this.machines.get(request.stateMachineArn);
+    if (!machine) {
+      throw new StepFunctionsApiError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${request.stateMachineArn}'`,
+      );
+    }
+    return {
+      stateMachineArn: machine.arn,
+      name: machine.name,
+      status: 'ACTIVE',
+      definition: JSON.stringify(machine.definition),
+      roleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local`,
+      type: 'STANDARD',
+      creationDate: seconds(machine.createdAt),
+    };
+  }
+
+  /** Serves the API on 127.0.0.1 for `AWS_ENDPOINT_URL_SFN`. */
+  async listen(): Promise<string> {
+    const server = createServer((request, response) => void this.serve(request, response));
+    this.server = server;
+    return listenOnLoopback(server);
+  }
+
+  /**
+   * Stops the interpreter without closing any execution: what was RUNNING stays RUNNING on disk
+   * and goes on at the next start, as it would on AWS, where executions outlive any client.
+   */
+  async close(): Promise<void> {
+    this.suspended = true;
+    for (const run of this.runs.values()) run.abort();
+    await Promise.allSettled([...this.runs.values()].map((run) => run.settled));
+    if (this.server) await closeServer(this.server);
+  }
+
+  private summary(record: ExecutionRecord) {
+    return {
+      executionArn: record.executionArn,
+      stateMachineArn: record.stateMachineArn,
+      name: record.name,
+      status: record.status,
+      startDate: seconds(record.startDate),
+      stopDate: seconds(record.stopDate),
+      redriveCount: record.redriveCount,
+      redriveDate: seconds(record.redriveDate),
+    };
+  }
+
+  private machine(record: ExecutionRecord): Machine {
+    const machine = this.machines.get(record.stateMachineArn);
+    if (!machine) throw new Error(`No state machine ${record.stateMachineArn}`);
+    return machine;
+  }
+
+  private find(executionArn: string): ExecutionRecord {
+    const record = this.executions.get(executionArn);
+    if (!record) {
+      throw new StepFunctionsApiError(
+        'ExecutionDoesNotExist',
+        `Execution Does Not Exist: '${executionArn}'`,
+      );
+    }
+    return record;
+  }
+
+  private historyOf(record: ExecutionRecord): HistoryEvent[] {
+    const run = this.runs.get(record.executionArn);
+    return run ? run.history : this.store.history(record);
+  }
+
+  /**
+   * Runs an execution from its start, or from `start` with the events and task checkpoints of
+   * its earlier runs. Every event and finished task is written before the next can depend on it.
+   */
+  private launch(
+    record: ExecutionRecord,
+    prior: readonly HistoryEvent[],
+    start: ResumePoint | undefined,
+    opening?: HistoryEventBody,
+  ): void {
+    const machine = this.machine(record);
+    const store = this.store;
+    const history: HistoryEvent[] = [...prior];
+    const append = (event: HistoryEventBody) => {
+      const id = history.length + 1;
+      const stored = { id, previousEventId: id - 1, ...event } as HistoryEvent;
+      history.push(stored);
+      store.appendHistory(record, stored);
+    };
+    if (opening) append(opening);
+
+    const run: Run = { abort: () => {}, settled: Promise.resolve(), stopped: false, history };
+    this.runs.set(record.executionArn, run);
+    const checkpoints = new Map<string, Json>();
+    for (const task of prior.length > 0 ? store.tasks(record) : []) {
+      checkpoints.set(`${task.state}\0${task.input}`, task.output);
+    }
+    const handlers: Record<string, Handler> = {};
+    for (const [state, handler] of Object.entries(machine.handlers)) {
+      handlers[state] = async (input) => {
+        // aws-local-stepfunctions can start queued Map tasks after abort().
+        if (this.suspended || run.stopped) throw new Error('The execution was stopped');
+        const key = JSON.stringify(input);
+        const checkpoint = checkpoints.get(`${state}\0${key}`);
+        if (checkpoint !== undefined) return structuredClone(checkpoint);
+        const output = await handler(input);
+        const task: TaskCheckpoint = { state, input: key, output: output ?? null };
+        checkpoints.set(`${state}\0${key}`, task.output);
+        store.appendTask(record, task);
+        return output;
+      };
+    }
+    const filter = prior.length > 0 ? new RedriveFilter(machine.topLevel, prior) : undefined;
+    const input = start ? start.input : JSON.parse(record.input);
+    const execution = machine.interpreter(start?.state ?? machine.definition.StartAt).run(input, {
+      overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: machine.retries },
+      context: {
+        Execution: {
+          Id: record.executionArn,
+          Name: record.name,
+          StartTime: new Date(record.startDate).toISOString(),
+          Input: JSON.parse(record.input),
+          RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local`,
+          RedriveCount: record.redriveCount,
+        },
+        StateMachine: { Id: machine.arn, Name: machine.name },
+      },
+    });
+    const logging = (async () => {
+      for await (const event of execution.eventLogs) {
+        if (this.suspended) continue;
+        const body = historyEvent(event);
+        if (!filter || filter.keep(body)) append(body);
+      }
+    })();
+    run.abort = execution.abort;
+    run.settled = (async () => {
+      try {
+        record.output = JSON.stringify(await execution.result);
+        record.status = 'SUCCEEDED';
+      } catch (error) {
+        if (this.suspended) return;
+        const failure = error as Error & { name: string };
+        record.status =
+          failure.name === 'ExecutionAbortedError'
+            ? 'ABORTED'
+            : failure.name === 'ExecutionTimeoutError'
+              ? 'TIMED_OUT'
+              : 'FAILED';
+        record.error ??= failure.name;
+        record.cause ??= failure.message;
+        if (record.status === 'ABORTED') {
+          append({ type: 'ExecutionAborted', timestamp: Date.now() });
+        }
+      } finally {
+        await logging.catch(() => {});
+      }
+      if (this.suspended) return;
+      record.stopDate = Date.now();
+      store.save(record);
+    })().finally(() => this.runs.delete(record.executionArn));
+  }
+
+  private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+    const send = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify(body));
+    };
+    const operations: Record<string, (body: Json) => unknown> = {
+      StartExecution: (body) => this.startExecution(body),
+      DescribeExecution: (body) => this.describeExecution(body),
+      ListExecutions: (body) => this.listExecutions(body),
+      GetExecutionHistory: (body) => this.getExecutionHistory(body),
+      StopExecution: (body) => this.stopExecution(body),
+      RedriveExecution: (body) => this.redriveExecution(body),
+      ListStateMachines: (body) => this.listStateMachines(body),
+      DescribeStateMachine: (body) => this.describeStateMachine(body),
+    };
+    const run = operations[operation];
+    try {
+      if (!run) {
+        throw new StepFunctionsApiError(
+          'UnknownOperationException',
+          `${operation || 'This operation'} is not supported by the local Step Functions`,
+        );
+      }
+      send(200, run(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')));
+    } catch (error) {
+      const failure = error as Error;
+      const known = failure instanceof StepFunctionsApiError;
+      send(known ? 400 : 500, {
+        __type: known ? failure.name : 'InternalFailure',
+        message: failure.message,
+      });
+    }
+  }
+}
+
+/** One page of `items`, with Step Functions' maxResults (default 100, 1000 at most) and nextToken. */
+function paginate<T, R, K extends string>(
+  items: readonly T[],
+  request: { maxResults?: number; nextToken?: string },
+  key: K,
+  map: (item: T) => R,
+): Record<K, R[]> & { nextToken?: string } {
+  const start = Number(request.nextToken ?? 0) || 0;
+  const size = Math.min(request.maxResults || 100, 1000);
+  const page = items.slice(start, start + size).map(map);
+  const next = start + size < items.length ? String(start + size) : undefined;
+  return { [key]: page, nextToken: next } as Record<K, R[]> & { nextToken?: string };
+}

@@ -1,0 +1,88 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SQSEvent } from 'aws-lambda';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalQueue } from '#local/emulators/queue.ts';
+
+const QUEUE_ARN = 'arn:aws:sqs:us-east-1:000000000000:test';
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const queueOn = (directory: string, consume: (event: SQSEvent) => Promise<unknown>) =>
+  new LocalQueue({
+    consume,
+    queueArn: QUEUE_ARN,
+    batchSize: 10,
+    maxReceiveCount: 2,
+    visibilityTimeoutMs: 5,
+    directory,
+  });
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((wake) => setTimeout(wake, 5));
+}
+
+describe('the local upload queue on disk', () => {
+  it('delivers again after a restart what a stopped process had accepted', async () => {
+    // Prepare: the first consumer never returns, as when the process dies mid-batch.
+    dir = mkdtempSync(join(tmpdir(), 'sluice-queue-'));
+    let received = 0;
+    const first = queueOn(dir, () => {
+      received++;
+      return new Promise(() => {});
+    });
+    first.send('{"n":1}');
+    await until(() => received === 1);
+    first.close();
+
+    // Act
+    const bodies: string[] = [];
+    const second = queueOn(dir, async (event) => {
+      bodies.push(...event.Records.map((record) => record.body));
+      return { batchItemFailures: [] };
+    });
+    second.start();
+    await until(() => second.idle);
+
+    // Assess
+    expect(bodies).toEqual(['{"n":1}']);
+    expect(readdirSync(join(dir, 'messages'))).toEqual([]);
+  });
+
+  it('keeps dead letters across restarts and moves them back on redrive', async () => {
+    // Prepare: a consumer that fails every message until it is fixed.
+    dir = mkdtempSync(join(tmpdir(), 'sluice-queue-'));
+    let fixed = false;
+    const delivered: string[] = [];
+    const consume = async (event: SQSEvent) => {
+      if (!fixed) throw new Error('StartExecution is down');
+      delivered.push(...event.Records.map((record) => record.body));
+      return { batchItemFailures: [] };
+    };
+    const first = queueOn(dir, consume);
+    first.send('{"n":2}');
+    await until(() => first.deadLetters.length === 1);
+    first.close();
+
+    // Act
+    const second = queueOn(dir, consume);
+    const kept = second.deadLetters;
+    fixed = true;
+    const moved = second.redriveDeadLetters();
+    await until(() => second.idle);
+
+    // Assess
+    expect(kept).toEqual([
+      expect.objectContaining({
+        body: '{"n":2}',
+        receiveCount: 2,
+        error: 'Error: StartExecution is down',
+      }),
+    ]);
+    expect(moved).toBe(1);
+    expect(delivered).toEqual(['{"n":2}']);
+    expect(second.deadLetters).toEqual([]);
+    expect(readdirSync(join(dir, 'dlq'))).toEqual([]);
+  });
+});
