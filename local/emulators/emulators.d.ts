@@ -40,8 +40,24 @@ declare module 's3rver' {
     readonly Records: readonly S3rverEventRecord[];
   }
 
+  /** What s3rver hands its store to write: `content` is a stream unless the body was empty. */
+  export interface S3rverObject {
+    readonly bucket: string;
+    readonly key: string;
+    readonly content: NodeJS.ReadableStream | Buffer;
+    readonly metadata: Record<string, string>;
+  }
+
   /** The filesystem store; `metadata.etag` is the quoted ETag. */
   export interface S3rverStore {
+    getResourcePath(bucket: string, key: string, resource: string): string;
+    putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+    putMetadata(
+      bucket: string,
+      key: string,
+      metadata: Record<string, string>,
+      md5: string,
+    ): Promise<void>;
     getMetadata(bucket: string, key: string): Promise<Record<string, string>>;
     copyObject(
       srcBucket: string,

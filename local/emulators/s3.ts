@@ -1,5 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver, { type S3rverEventRecord } from 's3rver';
 import { closeServer, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
@@ -142,10 +146,41 @@ export async function startLocalS3(options: {
     await next();
   });
 
+  // s3rver writes an object in place, so a GET during a PUT of the same key reads it truncated,
+  // and a crash mid-write leaves it so; its PUT can even answer before the bytes are written.
+  // S3 replaces an object whole: write beside it, then rename over it.
+  const store = server.store;
+  store.putObject = async (object) => {
+    const path = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(path), { recursive: true });
+    const temporary = `${path}.${randomUUID()}.tmp`;
+    const md5 = createHash('md5');
+    let size = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _encoding, next) {
+        md5.update(chunk);
+        size += chunk.length;
+        next(null, chunk);
+      },
+    });
+    const content = Buffer.isBuffer(object.content)
+      ? Readable.from([object.content])
+      : object.content;
+    try {
+      await pipeline(content, count, createWriteStream(temporary));
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    const digest = md5.digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
+  };
+
   // s3rver's copy events carry no ETag; its store returns the copy's metadata just before the
   // event fires, so keep it by destination.
   const copiedEtags = new Map<string, string>();
-  const store = server.store;
   const copyObject = store.copyObject.bind(store);
   store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
     const metadata = await copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata);

@@ -205,4 +205,23 @@ describe('startLocalS3', () => {
       },
     });
   });
+  it('replaces an object whole: a read during an overwrite never sees it cut short', async () => {
+    // Prepare: 4 MiB, so that a write takes many chunks.
+    const key = 'incoming/big/overwritten.bin';
+    const body = Buffer.alloc(4 * 1024 * 1024, 7);
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+
+    // Act: overwrite it with the same bytes while reading it.
+    const writes = Array.from({ length: 4 }, () =>
+      client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })),
+    );
+    const reads = Array.from({ length: 8 }, async () => {
+      const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return (await response.Body?.transformToByteArray())?.length;
+    });
+    const [lengths] = await Promise.all([Promise.all(reads), Promise.all(writes)]);
+
+    // Assess
+    expect(lengths).toEqual(Array(8).fill(body.length));
+  });
 });
