@@ -7,7 +7,7 @@ import type {
 } from 'aws-lambda';
 import { dynamodb } from '#commons/clients/dynamodb.ts';
 import { sfn } from '#commons/clients/sfn.ts';
-import { executionName, fileRefFromEvent } from '#commons/file-ref.ts';
+import { attemptExecutionName, fileRefFromEvent } from '#commons/file-ref.ts';
 import { stateMachineArn, tableName } from '#commons/helpers/config.ts';
 import { logger } from '#commons/helpers/logger.ts';
 import { RunLedger } from '#commons/run-ledger.ts';
@@ -21,7 +21,7 @@ async function start(event: S3ObjectCreatedNotificationEvent): Promise<void> {
     logger.info('ignored: not an upload under incoming/', { key: event.detail.object.key });
     return;
   }
-  const name = executionName(file.bucket, file.key, file.versionTag);
+  const name = attemptExecutionName(file, 1);
   const executionId = `${stateMachineArn().replace(':stateMachine:', ':execution:')}:${name}`;
   logger.appendKeys({ executionId, key: file.key, dataset: file.dataset });
   try {

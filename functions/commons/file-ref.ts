@@ -41,22 +41,47 @@ export function executionName(bucket: string, key: string, versionTag: string): 
   return createHash('sha256').update(`${bucket}\0${key}\0${versionTag}`).digest('hex').slice(0, 64);
 }
 
+/**
+ * The execution name of one attempt at a version: the upload's own (attempt 1) is
+ * {@link executionName}, and a replay adds its attempt number, so each attempt runs once.
+ */
+export function attemptExecutionName(file: FileRef, attempt: number): string {
+  const name = executionName(file.bucket, file.key, file.versionTag);
+  return attempt === 1 ? name : `${name}-${attempt}`;
+}
+
 /** Builds the file reference from an S3 Object Created event, or undefined outside `incoming/`. */
 export function fileRefFromEvent(event: S3ObjectCreatedNotificationEvent): FileRef | undefined {
   const { bucket, object } = event.detail;
-  const key = decodeS3EventKey(object.key);
+  return fileRef({
+    bucket: bucket.name,
+    key: decodeS3EventKey(object.key),
+    versionTag: object['version-id'] || object.etag.replace(/"/g, ''),
+    size: object.size,
+    receivedAt: event.time,
+  });
+}
+
+/**
+ * The file reference of one object version under `incoming/` (undefined elsewhere): its dataset
+ * is the first folder, its name the file name without extension.
+ */
+export function fileRef(
+  object: Pick<FileRef, 'bucket' | 'key' | 'versionTag' | 'size' | 'receivedAt'>,
+): FileRef | undefined {
+  const { key } = object;
   if (!key.startsWith(INCOMING_PREFIX) || key.endsWith('/')) return undefined;
   const relative = key.slice(INCOMING_PREFIX.length);
   const folder = posix.dirname(relative);
   const base = posix.basename(relative);
   return {
-    bucket: bucket.name,
+    bucket: object.bucket,
     key,
-    versionTag: object['version-id'] || object.etag.replace(/"/g, ''),
+    versionTag: object.versionTag,
     size: object.size,
     dataset: folder === '.' ? DEFAULT_DATASET : (folder.split('/')[0] ?? DEFAULT_DATASET),
     name: base.slice(0, base.length - extname(base).length) || base,
     kind: kindOf(key),
-    receivedAt: event.time,
+    receivedAt: object.receivedAt,
   };
 }

@@ -94,6 +94,10 @@ export class LocalQueue {
     return this.ready.length + this.delayed + this.consuming;
   }
 
+  get maxReceiveCount(): number {
+    return this.options.maxReceiveCount;
+  }
+
   get deadLetters(): readonly DeadLetter[] {
     return [...this.dead.values()].sort((a, b) => a.movedAt - b.movedAt);
   }

@@ -20,6 +20,7 @@ import { startLocalKinesis } from '../emulators/kinesis.ts';
 import { LocalLambdaRuntime } from '../emulators/lambda-runtime.ts';
 import { LocalQueue } from '../emulators/queue.ts';
 import { localS3Client, startLocalS3 } from '../emulators/s3.ts';
+import { SqsApi } from '../emulators/sqs-api.ts';
 import { substituteDefinition } from '../emulators/step-functions/definition.ts';
 import { LocalStepFunctions } from '../emulators/step-functions/local-step-functions.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
@@ -32,6 +33,8 @@ const NAMES = {
   tableName: 'sluice-ledger',
   streamName: 'sluice-aggregates',
   stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:sluice-ProcessFile`,
+  queueName: 'sluice-uploads',
+  deadLetterQueueName: 'sluice-uploads-dlq',
 } as const;
 
 export interface LocalStackOptions {
@@ -59,7 +62,7 @@ export class LocalStack {
   readonly ledger: RunLedger;
 
   private constructor(
-    readonly endpoints: Readonly<Record<'s3' | 'dynamodb' | 'kinesis' | 'sfn', string>>,
+    readonly endpoints: Readonly<Record<'s3' | 'dynamodb' | 'kinesis' | 'sfn' | 'sqs', string>>,
     readonly s3: S3Client,
     readonly dynamodb: DynamoDBDocumentClient,
     readonly sfn: SFNClient,
@@ -157,7 +160,7 @@ export class LocalStack {
 
       queue = new LocalQueue({
         consume: (event) => invoke('StartExecution', event),
-        queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:sluice-uploads`,
+        queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${NAMES.queueName}`,
         batchSize: UPLOAD_QUEUE.batchSize,
         maxReceiveCount: UPLOAD_QUEUE.maxReceiveCount,
         concurrency: 2,
@@ -165,6 +168,13 @@ export class LocalStack {
         directory: at('queue'),
       });
       closers.push(async () => queue?.close());
+      const sqsApi = new SqsApi({
+        queue,
+        queueName: NAMES.queueName,
+        deadLetterQueueName: NAMES.deadLetterQueueName,
+      });
+      const sqsEndpoint = await sqsApi.listen();
+      closers.push(() => sqsApi.close());
 
       const firehose = startFirehoseDelivery({
         kinesisEndpoint: kinesis.endpoint,
@@ -188,6 +198,7 @@ export class LocalStack {
           dynamodb: ddb.endpoint,
           kinesis: kinesis.endpoint,
           sfn: sfnEndpoint,
+          sqs: sqsEndpoint,
         },
         s3,
         dynamodb,

@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { closeServer, LOCAL_ACCOUNT_ID, LOCAL_REGION, listenOnLoopback } from './endpoint.ts';
+import type { LocalQueue } from './queue.ts';
+
+type Json = ReturnType<typeof JSON.parse>;
+
+class SqsApiError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SqsApiOptions {
+  readonly queue: LocalQueue;
+  readonly queueName: string;
+  readonly deadLetterQueueName: string;
+}
+
+interface MoveTask {
+  readonly TaskHandle: string;
+  readonly Status: 'COMPLETED';
+  readonly SourceArn: string;
+  readonly DestinationArn: string;
+  readonly ApproximateNumberOfMessagesMoved: number;
+  readonly ApproximateNumberOfMessagesToMove: number;
+  readonly StartedTimestamp: number;
+}
+
+const arn = (name: string) => `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${name}`;
+
+/**
+ * The part of the SQS API (JSON protocol) that ops use on the upload queue and its dead-letter
+ * queue: finding them, their depth, and moving dead letters back (StartMessageMoveTask), so
+ * `sluice redrive --dlq` makes the same calls locally as on AWS. The queue itself is fed by the
+ * S3 event bridge, not by SendMessage.
+ */
+export class SqsApi {
+  private readonly tasks: MoveTask[] = [];
+  private server?: Server;
+  private endpoint = 'http://127.0.0.1';
+
+  constructor(private readonly options: SqsApiOptions) {}
+
+  async listen(): Promise<string> {
+    const server = createServer((request, response) => void this.serve(request, response));
+    this.server = server;
+    this.endpoint = await listenOnLoopback(server);
+    return this.endpoint;
+  }
+
+  async close(): Promise<void> {
+    if (this.server) await closeServer(this.server);
+  }
+
+  private url(name: string): string {
+    return `${this.endpoint}/${LOCAL_ACCOUNT_ID}/${name}`;
+  }
+
+  /** The queue a URL or ARN names: 'queue' or 'dlq'. */
+  private which(urlOrArn: unknown): 'queue' | 'dlq' {
+    const name = String(urlOrArn ?? '')
+      .split(/[/:]/)
+      .pop();
+    if (name === this.options.queueName) return 'queue';
+    if (name === this.options.deadLetterQueueName) return 'dlq';
+    throw new SqsApiError('QueueDoesNotExist', `The specified queue does not exist: ${urlOrArn}`);
+  }
+
+  private readonly operations: Record<string, (body: Json) => unknown> = {
+    ListQueues: (body) => ({
+      QueueUrls: [this.options.queueName, this.options.deadLetterQueueName]
+        .filter((name) => name.startsWith(body.QueueNamePrefix ?? ''))
+        .map((name) => this.url(name)),
+    }),
+    GetQueueUrl: (body) => {
+      const which = this.which(body.QueueName);
+      const name = which === 'queue' ? this.options.queueName : this.options.deadLetterQueueName;
+      return { QueueUrl: this.url(name) };
+    },
+    GetQueueAttributes: (body) => {
+      const { queue, queueName, deadLetterQueueName } = this.options;
+      const dlq = this.which(body.QueueUrl) === 'dlq';
+      return {
+        Attributes: {
+          QueueArn: arn(dlq ? deadLetterQueueName : queueName),
+          ApproximateNumberOfMessages: String(dlq ? queue.deadLetters.length : queue.depth),
+          ApproximateNumberOfMessagesNotVisible: '0',
+          ...(dlq
+            ? {}
+            : {
+                RedrivePolicy: JSON.stringify({
+                  deadLetterTargetArn: arn(deadLetterQueueName),
+                  maxReceiveCount: queue.maxReceiveCount,
+                }),
+              }),
+        },
+      };
+    },
+    StartMessageMoveTask: (body) => {
+      if (this.which(body.SourceArn) !== 'dlq') {
+        throw new SqsApiError(
+          'InvalidParameterValue',
+          `Source queue must be configured as a Dead Letter Queue: ${body.SourceArn}`,
+        );
+      }
+      if (body.DestinationArn !== undefined && this.which(body.DestinationArn) !== 'queue') {
+        throw new SqsApiError('InvalidParameterValue', 'Destination must be the source queue');
+      }
+      const moved = this.options.queue.redriveDeadLetters();
+      const task: MoveTask = {
+        TaskHandle: randomUUID(),
+        Status: 'COMPLETED',
+        SourceArn: arn(this.options.deadLetterQueueName),
+        DestinationArn: arn(this.options.queueName),
+        ApproximateNumberOfMessagesMoved: moved,
+        ApproximateNumberOfMessagesToMove: moved,
+        StartedTimestamp: Date.now(),
+      };
+      this.tasks.unshift(task);
+      return { TaskHandle: task.TaskHandle };
+    },
+    ListMessageMoveTasks: (body) => {
+      this.which(body.SourceArn);
+      return { Results: this.tasks.slice(0, body.MaxResults ?? 1) };
+    },
+  };
+
+  private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+    const send = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify(body));
+    };
+    try {
+      const run = this.operations[operation];
+      if (!run) {
+        throw new SqsApiError(
+          'UnsupportedOperation',
+          `${operation || 'This operation'} is not supported by the local SQS`,
+        );
+      }
+      send(200, run(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')));
+    } catch (error) {
+      const failure = error as Error;
+      const known = failure instanceof SqsApiError;
+      send(known ? 400 : 500, {
+        __type: known ? failure.name : 'InternalError',
+        message: failure.message,
+      });
+    }
+  }
+}
