@@ -9,6 +9,7 @@ export { EXIT_FAILURE, EXIT_USAGE };
  */
 const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   run: async () => (await import('./commands/run.ts')).runCommand(),
+  up: async () => (await import('./commands/up.ts')).upCommand(),
   validate: async () => (await import('./commands/validate.ts')).validateCommand(),
   infer: async () => (await import('./commands/infer.ts')).inferCommand(),
   resize: async () => (await import('./commands/resize.ts')).resizeCommand(),

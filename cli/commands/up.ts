@@ -1,0 +1,107 @@
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { EXIT_USAGE } from '../exit-codes.ts';
+
+const DEFAULT_DATA_DIR = '.sluice';
+/** Same as DEFAULT_PORT in local/service/service.ts, which loads only when `up` runs. */
+const DEFAULT_PORT = 4599;
+/** A stop that takes longer than this is stuck: exit rather than hang the terminal. */
+const STOP_DEADLINE_MS = 9_000;
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) {
+    throw new InvalidArgumentError('a port is a whole number from 0 to 65535 (0 picks a free one)');
+  }
+  return port;
+}
+
+/** Errors that are the user's to fix (another sluice, a port in use): one line, exit 2. */
+const USAGE_ERRORS = new Set(['DataDirInUse', 'PortInUse']);
+
+export function upCommand(): Command {
+  return new Command('up')
+    .description(
+      'Run the local stack as a service on one endpoint, until Ctrl-C or SIGTERM. Every AWS API ' +
+        'it emulates (S3, DynamoDB, Kinesis, Step Functions) answers on http://127.0.0.1:<port>, ' +
+        'routed by the SigV4 credential scope, with any credentials: the AWS CLI, boto3 and the ' +
+        "SDKs work unchanged with only AWS_ENDPOINT_URL. Uploads under incoming/ start the pipeline as 'run' does.",
+    )
+    .option(
+      '--data-dir <dir>',
+      'where the local bucket, ledger, executions and logs persist (locked while up runs)',
+      DEFAULT_DATA_DIR,
+    )
+    .option('--port <port>', 'port on 127.0.0.1; 0 picks a free one', parsePort, DEFAULT_PORT)
+    .addHelpText(
+      'after',
+      '\nOnce up, it prints the endpoint, the bucket, table, stream and state machine ARN, then a line\n' +
+        'to paste into a shell, then `ready`:\n\n' +
+        '  export AWS_ENDPOINT_URL=http://127.0.0.1:4599 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\\n' +
+        '         AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1\n\n' +
+        'AWS_ENDPOINT_URL sends every client (aws, boto3, SDK v3) to the one endpoint. The credentials can\n' +
+        'be anything: nothing is checked. The region is the one the resource ARNs are in: SDK v3 reads\n' +
+        'AWS_REGION, the AWS CLI v1 and boto3 read AWS_DEFAULT_REGION.\n\n' +
+        'It writes <data-dir>/endpoint.json (endpoint, bucket, table, stream, stateMachines, pid, region,\n' +
+        'logDir) and removes it on stop; GET /_sluice/endpoint answers the same, and /_sluice/health\n' +
+        "reports each service, like LocalStack's /_localstack/health.\n\n" +
+        'Exit codes: 0 stopped cleanly on Ctrl-C or SIGTERM;\n' +
+        '            1 the stack broke, or did not stop in time;\n' +
+        '            2 usage errors: the port is in use, or another sluice holds the data dir.',
+    )
+    .action(async (options: { dataDir: string; port: number }) => {
+      const dataDir = resolve(options.dataDir);
+      // The emulators load only when `up` runs, so other commands start fast.
+      const { startService } = await import('#local/service/service.ts');
+      let service: Awaited<ReturnType<typeof startService>>;
+      try {
+        service = await startService({ dataDir, port: options.port });
+      } catch (error) {
+        if (error instanceof Error && USAGE_ERRORS.has(error.name)) {
+          const hint =
+            error.name === 'PortInUse' ? '; pick another with --port (0 picks a free one)' : '';
+          process.stderr.write(`sluice: ${error.message}${hint}\n`);
+          process.exitCode = EXIT_USAGE;
+          return;
+        }
+        throw error;
+      }
+
+      const { info } = service;
+      const lines = [
+        `endpoint: ${info.endpoint}`,
+        `data dir: ${info.dataDir}`,
+        `bucket: ${info.bucket}`,
+        `table: ${info.table}`,
+        `stream: ${info.stream}`,
+        ...Object.entries(info.stateMachines).map(([name, arn]) => `state machine ${name}: ${arn}`),
+        `logs: ${info.logDir}`,
+        `export AWS_ENDPOINT_URL=${info.endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${info.region} AWS_DEFAULT_REGION=${info.region}`,
+        'ready',
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+
+      const signal = await new Promise<NodeJS.Signals>((stop) => {
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      process.stderr.write(`sluice: ${signal}: stopping\n`);
+      // A second signal, or a stop that hangs, ends the process without waiting.
+      const force = () => process.exit(130);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      const deadline = setTimeout(() => {
+        process.stderr.write(
+          `sluice: the stack did not stop within ${STOP_DEADLINE_MS / 1000} s\n`,
+        );
+        process.exit(1);
+      }, STOP_DEADLINE_MS);
+      deadline.unref();
+      await service.close();
+      clearTimeout(deadline);
+      process.off('SIGINT', force);
+      process.off('SIGTERM', force);
+      process.stderr.write('sluice: stopped\n');
+      process.exitCode = 0;
+    });
+}

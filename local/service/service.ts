@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { LOCAL_REGION } from '../emulators/endpoint.ts';
+import { PROJECT_ROOT } from '../project-root.ts';
+import { LocalStack } from '../stack/stack.ts';
+import { type EdgeRouter, type ServiceRoutes, startEdgeRouter } from './edge-router.ts';
+import {
+  type DataDirLock,
+  type EndpointInfo,
+  lockDataDir,
+  removeEndpointFile,
+  writeEndpointFile,
+} from './endpoint-file.ts';
+
+/** The default port of `sluice up`: next to LocalStack's 4566 family, and not any of them. */
+export const DEFAULT_PORT = 4599;
+
+export interface ServiceOptions {
+  /** Where everything persists; locked for as long as the service runs. */
+  readonly dataDir: string;
+  /**
+   * Port on 127.0.0.1; 0 picks a free one.
+   * @default 4599
+   */
+  readonly port?: number;
+  /**
+   * Milliseconds between ASL retries instead of the real backoff (tests).
+   * @default - the ASL's own backoff
+   */
+  readonly retryIntervalMs?: number;
+}
+
+/** A running `sluice up`. */
+export interface SluiceService {
+  readonly endpoint: string;
+  /** What endpoint.json holds. */
+  readonly info: EndpointInfo;
+  readonly stack: LocalStack;
+  /** Stops the endpoint and the stack, removes endpoint.json, and releases the lock (idempotent). */
+  close(): Promise<void>;
+}
+
+const VERSION: string = JSON.parse(
+  readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8'),
+).version;
+
+/** LocalStack's endpoint names → the edge's service names. */
+const routesOf = (stack: LocalStack): ServiceRoutes => ({
+  s3: stack.endpoints.s3,
+  dynamodb: stack.endpoints.dynamodb,
+  kinesis: stack.endpoints.kinesis,
+  stepfunctions: stack.endpoints.sfn,
+});
+
+/**
+ * Starts the local stack as a service: takes the data dir's lock, binds the port (so a port in
+ * use fails before any emulator opens the data), starts the stack, routes the edge to it, and
+ * writes endpoint.json. A failed start undoes whatever it had done.
+ * @throws DataDirInUse when another live sluice holds the data dir.
+ * @throws PortInUse when the port is taken.
+ */
+export async function startService(options: ServiceOptions): Promise<SluiceService> {
+  const dataDir = resolve(options.dataDir);
+  const undo: (() => Promise<void> | void)[] = [];
+  let info: EndpointInfo | undefined;
+  try {
+    const lock: DataDirLock = lockDataDir(dataDir);
+    undo.push(() => lock.release());
+
+    let routesReady!: (routes: ServiceRoutes) => void;
+    let routesFailed!: (error: unknown) => void;
+    const routes = new Promise<ServiceRoutes>((ready, failed) => {
+      routesReady = ready;
+      routesFailed = failed;
+    });
+    const router: EdgeRouter = await startEdgeRouter({
+      port: options.port ?? DEFAULT_PORT,
+      routes,
+      controls: { version: VERSION, endpointInfo: () => info },
+    });
+    undo.push(() => router.close());
+
+    let stack: LocalStack;
+    try {
+      stack = await LocalStack.start({ dataDir, retryIntervalMs: options.retryIntervalMs });
+    } catch (error) {
+      routesFailed(error);
+      throw error;
+    }
+    undo.push(() => stack.close());
+    routesReady(routesOf(stack));
+
+    info = {
+      endpoint: router.endpoint,
+      region: LOCAL_REGION,
+      bucket: stack.names.bucketName,
+      table: stack.names.tableName,
+      stream: stack.names.streamName,
+      stateMachines: { ProcessFile: stack.names.stateMachineArn },
+      pid: process.pid,
+      logDir: stack.logDir,
+      dataDir,
+      startedAt: new Date().toISOString(),
+      version: VERSION,
+    };
+    writeEndpointFile(dataDir, info);
+    undo.push(() => removeEndpointFile(dataDir));
+
+    const ready = info;
+    let closing: Promise<void> | undefined;
+    return {
+      endpoint: router.endpoint,
+      info: ready,
+      stack,
+      close() {
+        // The edge first, so nothing new arrives; endpoint.json next, so no reader is sent to a
+        // stack that is going; the lock last, so no other sluice opens the data dir meanwhile.
+        closing ??= (async () => {
+          const errors: unknown[] = [];
+          const step = async (run: () => Promise<void> | void) => {
+            try {
+              await run();
+            } catch (error) {
+              errors.push(error);
+            }
+          };
+          await step(() => router.close());
+          await step(() => removeEndpointFile(dataDir));
+          await step(() => stack.close());
+          await step(() => lock.release());
+          if (errors.length > 0) throw errors[0];
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch {
+        // Undo what can be undone; the first error is the one to report.
+      }
+    }
+    throw error;
+  }
+}
