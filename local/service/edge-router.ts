@@ -14,7 +14,7 @@ import { type AddressInfo, connect, createServer as createNetServer, type Socket
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
 
 /** The services behind the edge, by the names `/_sluice/health` reports (LocalStack's names). */
-export type ServiceName = 's3' | 'dynamodb' | 'kinesis' | 'stepfunctions';
+export type ServiceName = 's3' | 'dynamodb' | 'kinesis' | 'stepfunctions' | 'sqs';
 
 /** Each emulator's internal base URL (`http://127.0.0.1:<port>`). */
 export type ServiceRoutes = Readonly<Record<ServiceName, string>>;
@@ -22,7 +22,7 @@ export type ServiceRoutes = Readonly<Record<ServiceName, string>>;
 /** The first bytes of every HTTP/2 connection with prior knowledge (RFC 9113 §3.4). */
 const H2_PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 
-const SERVICES: readonly ServiceName[] = ['s3', 'dynamodb', 'kinesis', 'stepfunctions'];
+const SERVICES: readonly ServiceName[] = ['s3', 'dynamodb', 'kinesis', 'stepfunctions', 'sqs'];
 
 /** SigV4 signing names (the fourth part of the credential scope) → the service that answers. */
 const SIGNING_NAMES: Readonly<Record<string, ServiceName>> = {
@@ -30,6 +30,7 @@ const SIGNING_NAMES: Readonly<Record<string, ServiceName>> = {
   dynamodb: 'dynamodb',
   kinesis: 'kinesis',
   states: 'stepfunctions',
+  sqs: 'sqs',
 };
 
 /** For unsigned requests: the JSON protocols name their API in `X-Amz-Target`. */
@@ -37,6 +38,7 @@ const TARGET_PREFIXES: readonly (readonly [string, ServiceName])[] = [
   ['DynamoDB_20120810.', 'dynamodb'],
   ['Kinesis_20131202.', 'kinesis'],
   ['AWSStepFunctions.', 'stepfunctions'],
+  ['AmazonSQS.', 'sqs'],
 ];
 
 /** s3rver knows only this access key id, and checks no SigV4 signature. */
@@ -599,7 +601,7 @@ export async function startEdgeRouter(options: EdgeRouterOptions): Promise<EdgeR
         400,
         protocolOf(request, undefined),
         'UnknownService',
-        `sluice serves s3, dynamodb, kinesis and states (Step Functions), not '${route.unknown}'`,
+        `sluice serves s3, dynamodb, kinesis, states (Step Functions) and sqs, not '${route.unknown}'`,
       );
       return;
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LOCAL_REGION } from '../emulators/endpoint.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../emulators/endpoint.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { LocalStack } from '../stack/stack.ts';
 import { type EdgeRouter, type ServiceRoutes, startEdgeRouter } from './edge-router.ts';
@@ -50,6 +50,7 @@ const routesOf = (stack: LocalStack): ServiceRoutes => ({
   dynamodb: stack.endpoints.dynamodb,
   kinesis: stack.endpoints.kinesis,
   stepfunctions: stack.endpoints.sfn,
+  sqs: stack.endpoints.sqs,
 });
 
 /**
@@ -97,6 +98,10 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
       table: stack.names.tableName,
       stream: stack.names.streamName,
       stateMachines: { ProcessFile: stack.names.stateMachineArn },
+      queues: {
+        uploads: `${router.endpoint}/${LOCAL_ACCOUNT_ID}/${stack.names.queueName}`,
+        deadLetters: `${router.endpoint}/${LOCAL_ACCOUNT_ID}/${stack.names.deadLetterQueueName}`,
+      },
       pid: process.pid,
       logDir: stack.logDir,
       dataDir,

@@ -244,10 +244,11 @@ describe('startEdgeRouter: routing', () => {
     dynamodb: backends.dynamodb.url,
     kinesis: backends.kinesis.url,
     stepfunctions: backends.stepfunctions.url,
+    sqs: backends.sqs.url,
   });
 
   beforeAll(async () => {
-    for (const service of ['s3', 'dynamodb', 'kinesis', 'stepfunctions'] as const) {
+    for (const service of ['s3', 'dynamodb', 'kinesis', 'stepfunctions', 'sqs'] as const) {
       backends[service] = await recordingBackend();
     }
     router = await startEdgeRouter({
@@ -269,6 +270,7 @@ describe('startEdgeRouter: routing', () => {
     ['dynamodb', 'dynamodb'],
     ['kinesis', 'kinesis'],
     ['states', 'stepfunctions'],
+    ['sqs', 'sqs'],
   ] as const)('sends a request signed for %s to %s', async (signingName, service) => {
     // Prepare
     const marker = `/${signingName}-${randomBytes(4).toString('hex')}`;
@@ -315,6 +317,7 @@ describe('startEdgeRouter: routing', () => {
     ['DynamoDB_20120810.ListTables', 'dynamodb'],
     ['Kinesis_20131202.ListStreams', 'kinesis'],
     ['AWSStepFunctions.ListExecutions', 'stepfunctions'],
+    ['AmazonSQS.ListQueues', 'sqs'],
   ] as const)('sends an unsigned %s by its X-Amz-Target', async (target, service) => {
     // Act
     const answer = await send(router.endpoint, {
@@ -344,9 +347,9 @@ describe('startEdgeRouter: routing', () => {
     const json = await send(router.endpoint, {
       method: 'POST',
       headers: {
-        authorization: sigV4('sqs'),
-        'x-amz-target': 'AmazonSQS.ListQueues',
-        'content-type': 'application/x-amz-json-1.0',
+        authorization: sigV4('events'),
+        'x-amz-target': 'AWSEvents.ListRules',
+        'content-type': 'application/x-amz-json-1.1',
       },
       body: '{}',
     });
@@ -360,7 +363,7 @@ describe('startEdgeRouter: routing', () => {
     expect(json.status).toBe(400);
     expect(JSON.parse(json.body)).toEqual({
       __type: 'UnknownService',
-      message: "sluice serves s3, dynamodb, kinesis and states (Step Functions), not 'sqs'",
+      message: "sluice serves s3, dynamodb, kinesis, states (Step Functions) and sqs, not 'events'",
     });
     expect(xml.status).toBe(400);
     expect(xml.body).toContain('<Code>UnknownService</Code>');
@@ -397,6 +400,7 @@ describe('startEdgeRouter: routing', () => {
         dynamodb: 'running',
         kinesis: 'running',
         stepfunctions: 'running',
+        sqs: 'running',
       },
       edition: 'local',
       version: '9.9.9',
@@ -454,7 +458,13 @@ describe('startEdgeRouter: in front of s3rver', () => {
     const dead = await deadUrl();
     router = await startEdgeRouter({
       port: 0,
-      routes: { s3: s3rver.endpoint, dynamodb: dead, kinesis: dead, stepfunctions: dead },
+      routes: {
+        s3: s3rver.endpoint,
+        dynamodb: dead,
+        kinesis: dead,
+        stepfunctions: dead,
+        sqs: dead,
+      },
       controls: CONTROLS,
     });
     // The SDK's defaults: checksums whenever supported, so streamed bodies go aws-chunked.
@@ -559,6 +569,7 @@ describe('startEdgeRouter: in front of s3rver', () => {
       dynamodb: 'error',
       kinesis: 'error',
       stepfunctions: 'error',
+      sqs: 'error',
     });
   });
 });

@@ -31,6 +31,10 @@ const info = (pid: number, dataDir: string): EndpointInfo => ({
   stateMachines: {
     ProcessFile: 'arn:aws:states:us-east-1:000000000000:stateMachine:sluice-ProcessFile',
   },
+  queues: {
+    uploads: 'http://127.0.0.1:4599/000000000000/sluice-uploads',
+    deadLetters: 'http://127.0.0.1:4599/000000000000/sluice-uploads-dlq',
+  },
   pid,
   logDir: join(dataDir, 'logs'),
   dataDir,

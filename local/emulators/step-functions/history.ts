@@ -14,67 +14,153 @@ export interface HistoryEvent {
 export type HistoryEventBody = Omit<HistoryEvent, 'id' | 'previousEventId'>;
 
 const text = (value: Json) => (value === undefined ? undefined : JSON.stringify(value));
+/** Causes are text already (a Lambda error's JSON, say); anything else is encoded once. */
+const causeText = (cause: Json) => (typeof cause === 'string' ? cause : text(cause));
+
+/** How AWS names a Task's resource in its events: `lambda` and an ARN, or `dynamodb` and `putItem`. */
+function taskResource(resource: string): { resourceType: string; resource: string } {
+  const integration = /^arn:aws:states:::([\w-]+):(\w+)/.exec(resource);
+  return integration
+    ? { resourceType: integration[1] ?? '', resource: integration[2] ?? '' }
+    : { resourceType: 'lambda', resource };
+}
 
 /**
- * Maps the interpreter's event log to GetExecutionHistory's shapes, so the SDK, which drops
- * members it does not know, delivers the details that the console and the CLI read.
+ * Maps one event of the interpreter's log to GetExecutionHistory's events, in AWS's shapes, so
+ * the SDK (which drops members it does not know) delivers what the console and the CLI read,
+ * and they read local and AWS histories alike: a Task attempt is a TaskScheduled, its failure
+ * a TaskFailed, and a retry another TaskScheduled. `resources` names each Task's resource.
  */
-export function historyEvent(event: Json): HistoryEventBody {
+export function historyEvents(
+  event: Json,
+  resources: ReadonlyMap<string, string>,
+  caught: Set<string>,
+): HistoryEventBody[] {
   const { timestamp } = event as { timestamp: number };
-  const failure = { error: event.Error, cause: text(event.Cause) };
   const index = typeof event.index === 'number' ? { index: event.index } : {};
+  const name = event.state?.name;
+  const task = event.state?.type === 'Task';
+  const slot = eventSlot(event) ?? '';
+  const { resourceType, resource } = taskResource(resources.get(name) ?? name);
+  const scheduled = (): HistoryEventBody => ({
+    type: 'TaskScheduled',
+    timestamp,
+    ...index,
+    taskScheduledEventDetails: {
+      resourceType,
+      resource,
+      region: 'us-east-1',
+      parameters: text(event.state.input),
+    },
+  });
   switch (event.type) {
     case 'ExecutionStarted':
-      return {
-        type: event.type,
-        timestamp,
-        executionStartedEventDetails: { input: text(event.input) },
-      };
+      return [
+        { type: event.type, timestamp, executionStartedEventDetails: { input: text(event.input) } },
+      ];
     case 'ExecutionSucceeded':
-      return {
-        type: event.type,
-        timestamp,
-        executionSucceededEventDetails: { output: text(event.output) },
-      };
+      return [
+        {
+          type: event.type,
+          timestamp,
+          executionSucceededEventDetails: { output: text(event.output) },
+        },
+      ];
     case 'ExecutionFailed':
-      return { type: event.type, timestamp, executionFailedEventDetails: failure };
-    case 'StateEntered':
-      return {
+      return [
+        {
+          type: event.type,
+          timestamp,
+          executionFailedEventDetails: { error: event.Error, cause: causeText(event.Cause) },
+        },
+      ];
+    case 'StateEntered': {
+      const entered: HistoryEventBody = {
         type: `${event.state.type}StateEntered`,
         timestamp,
         ...index,
-        stateEnteredEventDetails: { name: event.state.name, input: text(event.state.input) },
+        stateEnteredEventDetails: { name, input: text(event.state.input) },
       };
-    case 'StateExited':
-      return {
+      caught.delete(slot);
+      return task ? [entered, scheduled()] : [entered];
+    }
+    case 'StateExited': {
+      const exited: HistoryEventBody = {
         type: `${event.state.type}StateExited`,
         timestamp,
         ...index,
-        stateExitedEventDetails: { name: event.state.name, output: text(event.state.output) },
+        stateExitedEventDetails: { name, output: text(event.state.output) },
       };
-    case 'StateFailed':
-    case 'StateRetried':
-    case 'StateCaught':
-      return {
-        type: event.state.type === 'Task' ? 'TaskFailed' : `${event.state.type}StateFailed`,
+      // A caught Task exits on its Catch's path, with no TaskSucceeded, as on AWS.
+      if (!task || caught.delete(slot)) return [exited];
+      const succeeded: HistoryEventBody = {
+        type: 'TaskSucceeded',
         timestamp,
         ...index,
-        taskFailedEventDetails: { resource: event.state.name, ...failure },
+        taskSucceededEventDetails: {
+          resourceType,
+          resource,
+          output: text(event.state.output),
+        },
       };
+      return [succeeded, exited];
+    }
+    case 'StateFailed': {
+      const failure = { error: event.Error, cause: causeText(event.Cause) };
+      return [
+        task
+          ? {
+              type: 'TaskFailed',
+              timestamp,
+              ...index,
+              taskFailedEventDetails: { resourceType, resource, ...failure },
+            }
+          : {
+              // AWS gives MapStateFailed no details, and SDKs drop members they do not know, so
+              // the error rides in the one failure member they keep.
+              type: `${event.state.type}StateFailed`,
+              timestamp,
+              ...index,
+              taskFailedEventDetails: {
+                resourceType: event.state.type,
+                resource: name,
+                ...failure,
+              },
+            },
+      ];
+    }
+    case 'StateRetried':
+      return task ? [scheduled()] : [];
     case 'MapIterationStarted':
     case 'MapIterationSucceeded':
     case 'MapIterationFailed': {
       const details = `${event.type[0]?.toLowerCase()}${event.type.slice(1)}EventDetails`;
-      return {
-        type: event.type,
-        timestamp,
-        index: event.index,
-        [details]: { name: event.parentState.name, index: event.index },
-      };
+      return [
+        {
+          type: event.type,
+          timestamp,
+          index: event.index,
+          [details]: { name: event.parentState.name, index: event.index },
+        },
+      ];
     }
+    case 'StateCaught':
+      caught.add(slot);
+      return [];
     default:
-      return { type: event.type, timestamp };
+      return [{ type: event.type, timestamp }];
   }
+}
+
+/**
+ * Which run of a state an interpreter event belongs to: the state's name and its Map iteration.
+ * The events of one run chain through `previousEventId`, as AWS's do, so a reader can tell
+ * interleaved Map iterations apart.
+ */
+export function eventSlot(event: Json): string | undefined {
+  const name = event.state?.name ?? event.parentState?.name;
+  if (name === undefined) return undefined;
+  return `${name}\0${event.state ? (event.index ?? '') : ''}`;
 }
 
 const enteredName = (event: HistoryEvent): string | undefined =>
@@ -150,24 +236,22 @@ export class RedriveFilter {
     }
   }
 
-  /** Whether a new event belongs in the history. */
-  keep(event: HistoryEventBody): boolean {
+  /** Whether an event of the interpreter's log belongs in the redriven run's history. */
+  keep(event: Json): boolean {
     if (event.type === 'ExecutionStarted') return false;
-    if (event.type.startsWith('MapIteration')) {
-      const details = Object.values(event).find((value) => value?.index !== undefined);
-      return !this.succeededIterations.has(this.slot(details?.name, event.index));
+    if (event.type === 'MapIterationStarted' || event.type === 'MapIterationSucceeded') {
+      return !this.succeededIterations.has(this.slot(event.parentState?.name, event.index));
     }
-    const entered = enteredName(event as HistoryEvent);
-    if (entered !== undefined && !this.topLevel.has(entered)) {
-      const slot = this.slot(entered, event.index);
-      if (!this.succeeded.has(`${slot}\0${event.stateEnteredEventDetails.input ?? ''}`))
-        return true;
+    const name: string | undefined = event.state?.name;
+    if (name === undefined || this.topLevel.has(name)) return true;
+    const slot = this.slot(name, event.index);
+    if (event.type === 'StateEntered') {
+      if (!this.succeeded.has(`${slot}\0${text(event.state.input) ?? ''}`)) return true;
       this.skipping.add(slot);
       return false;
     }
-    const exited = exitedName(event as HistoryEvent);
-    if (exited !== undefined) return !this.skipping.delete(this.slot(exited, event.index));
-    return true;
+    if (event.type === 'StateExited') return !this.skipping.delete(slot);
+    return !this.skipping.has(slot);
   }
 
   private slot(name: string | undefined, index: number | undefined): string {

@@ -11,9 +11,10 @@ import {
   type TaskCheckpoint,
 } from './execution-store.ts';
 import {
+  eventSlot,
   type HistoryEvent,
   type HistoryEventBody,
-  historyEvent,
+  historyEvents,
   RedriveFilter,
   type ResumePoint,
   resumePoint,
@@ -82,6 +83,8 @@ class Machine {
   readonly name: string;
   readonly topLevel: ReadonlySet<string>;
   readonly handlers: Record<string, Handler> = {};
+  /** Each Task state's resource, for TaskScheduled events. */
+  readonly resources = new Map<string, string>();
   readonly retries: Record<string, number> = {};
   readonly createdAt = Date.now();
   private readonly interpreters = new Map<string, InstanceType<typeof StateMachine>>();
@@ -97,6 +100,7 @@ class Machine {
       const handler = options.resolveTask(resource);
       if (!handler) throw new Error(`No local handler for ${resource} (state ${name})`);
       this.handlers[name] = handler;
+      this.resources.set(name, resource);
     }
     if (options.retryIntervalMs !== undefined) {
       for (const [name] of allStates(definition)) this.retries[name] = options.retryIntervalMs;
@@ -420,12 +424,17 @@ export class LocalStepFunctions {
     const machine = this.machine(record);
     const store = this.store;
     const history: HistoryEvent[] = [...prior];
-    const append = (event: HistoryEventBody) => {
+    const lastOfSlot = new Map<string, number>();
+    const append = (event: HistoryEventBody, slot?: string) => {
       const id = history.length + 1;
-      const stored = { id, previousEventId: id - 1, ...event } as HistoryEvent;
+      const entering = event.type.endsWith('StateEntered');
+      const previousEventId = (!entering && slot && lastOfSlot.get(slot)) || id - 1;
+      if (slot) lastOfSlot.set(slot, id);
+      const stored = { id, previousEventId, ...event } as HistoryEvent;
       history.push(stored);
       store.appendHistory(record, stored);
     };
+    const caught = new Set<string>();
     if (opening) append(opening);
 
     const run: Run = { abort: () => {}, settled: Promise.resolve(), stopped: false, history };
@@ -467,9 +476,9 @@ export class LocalStepFunctions {
     });
     const logging = (async () => {
       for await (const event of execution.eventLogs) {
-        if (this.suspended) continue;
-        const body = historyEvent(event);
-        if (!filter || filter.keep(body)) append(body);
+        if (this.suspended || (filter && !filter.keep(event))) continue;
+        const slot = eventSlot(event);
+        for (const body of historyEvents(event, machine.resources, caught)) append(body, slot);
       }
     })();
     run.abort = execution.abort;
@@ -479,7 +488,12 @@ export class LocalStepFunctions {
         record.status = 'SUCCEEDED';
       } catch (error) {
         if (this.suspended) return;
-        const failure = error as Error & { name: string };
+        // The interpreter wraps the error that ended the execution; AWS reports that error itself.
+        const wrapped = error as Error & { name: string; cause?: unknown };
+        const failure =
+          wrapped.name === 'ExecutionError' && wrapped.cause instanceof Error
+            ? wrapped.cause
+            : wrapped;
         record.status =
           failure.name === 'ExecutionAbortedError'
             ? 'ABORTED'
