@@ -13,6 +13,10 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   validate: async () => (await import('./commands/validate.ts')).validateCommand(),
   infer: async () => (await import('./commands/infer.ts')).inferCommand(),
   resize: async () => (await import('./commands/resize.ts')).resizeCommand(),
+  executions: async () => (await import('./commands/executions.ts')).executionsCommand(),
+  show: async () => (await import('./commands/show.ts')).showCommand(),
+  watch: async () => (await import('./commands/watch.ts')).watchCommand(),
+  upload: async () => (await import('./commands/upload.ts')).uploadCommand(),
 };
 
 /** The CLI with the command `argv` names, or with every command (for help and errors). */

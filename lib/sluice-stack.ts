@@ -148,6 +148,10 @@ export class SluiceStack extends Stack {
       description: 'ProcessFile',
     });
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Run ledger' });
+    new CfnOutput(this, 'StreamName', {
+      value: this.aggregates.stream.streamName,
+      description: 'Aggregate records, one per processed file (Kinesis, delivered by Firehose)',
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: this.uploads.deadLetterQueue.queueUrl,
       description: 'Upload events the start function failed on; redrive once fixed',

@@ -1,32 +1,24 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { FileOutcome } from '#local/stack/run-files.ts';
+import { formatTable } from '../ops/output.ts';
 
 const DEFAULT_DATA_DIR = '.sluice';
 
 function table(outcomes: readonly FileOutcome[]): string {
-  const rows = outcomes.map((o) => [
-    o.key,
-    o.kind,
-    o.status,
-    String(o.outputs.length),
-    o.durationMs === null ? '-' : `${o.durationMs} ms`,
-  ]);
-  const header = ['KEY', 'KIND', 'STATUS', 'OUTPUTS', 'DURATION'];
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)),
+  return formatTable(
+    ['KEY', 'KIND', 'STATUS', 'OUTPUTS', 'DURATION'],
+    outcomes.map((o) => ({
+      cells: [
+        o.key,
+        o.kind,
+        o.status,
+        String(o.outputs.length),
+        o.durationMs === null ? '-' : `${o.durationMs} ms`,
+      ],
+      details: o.error ? [`${o.error.name}: ${o.error.message}`] : [],
+    })),
   );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  const lines = [line(header)];
-  for (const [i, outcome] of outcomes.entries()) {
-    lines.push(line(rows[i] ?? []));
-    if (outcome.error) lines.push(`    ${outcome.error.name}: ${outcome.error.message}`);
-  }
-  return lines.join('\n');
 }
 
 export function runCommand(): Command {

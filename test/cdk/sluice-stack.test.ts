@@ -409,10 +409,13 @@ describe('ledger and aggregates', () => {
     });
   });
 
-  it('outputs the bucket, the state machine, the table and the dead-letter queue', () => {
+  it('outputs the bucket, the state machine, the table, the stream and the dead-letter queue', () => {
     template.hasOutput('BucketName', { Value: bucketRef() });
     template.hasOutput('StateMachineArn', { Value: { Ref: stateMachineId() } });
     template.hasOutput('TableName', { Value: tableRef() });
+    template.hasOutput('StreamName', {
+      Value: { Ref: logicalIdOf(template, 'AWS::Kinesis::Stream', 'AggregatesStream') },
+    });
     template.hasOutput('DeadLetterQueueUrl', {
       Value: { Ref: logicalIdOf(template, 'AWS::SQS::Queue', 'UploadsDeadLetterQueue') },
     });

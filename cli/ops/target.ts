@@ -1,0 +1,360 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { join, resolve } from 'node:path';
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  type Output,
+} from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  EndpointUnreachable,
+  InvalidOption,
+  StackNotFound,
+  StackNotRunning,
+  usageErrorOf,
+} from './errors.ts';
+
+/** Where `sluice up` keeps its state unless told otherwise; `sluice run` uses the same default. */
+export const DEFAULT_DATA_DIR = '.sluice';
+
+/** The path under a `sluice up` endpoint that answers with its {@link EndpointInfo}. */
+export const ENDPOINT_INFO_PATH = '/_sluice/endpoint';
+
+/** `<data dir>/endpoint.json`, written by a running `sluice up` and served at `/_sluice/endpoint`. */
+export interface EndpointInfo {
+  /** The one URL that answers every AWS API of the local stack. */
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly table: string;
+  readonly stream: string;
+  /** State machine name (`ProcessFile`) to its ARN. */
+  readonly stateMachines: Readonly<Record<string, string>>;
+  readonly pid: number;
+  readonly region: string;
+  readonly logDir: string;
+}
+
+/** The resources an ops command works on, by the names the stack gave them. */
+export interface TargetNames {
+  readonly bucket: string;
+  readonly table: string;
+  /** The aggregate stream; null for a deployed stack from before its `StreamName` output. */
+  readonly stream: string | null;
+  /** State machine name (`ProcessFile`) to its ARN. */
+  readonly stateMachines: Readonly<Record<string, string>>;
+}
+
+/**
+ * One stack the ops commands talk to, local or deployed, through the same three APIs: the
+ * commands never ask which kind it is except to say where logs are.
+ */
+export interface OpsTarget {
+  readonly kind: 'local' | 'aws';
+  /** For messages: `the local stack at http://127.0.0.1:4566`, `stack sluice-prod`. */
+  readonly description: string;
+  readonly s3: S3Client;
+  readonly sfn: SFNClient;
+  readonly dynamodb: DynamoDBDocumentClient;
+  readonly names: TargetNames;
+  /** Local function logs (`<logDir>/<function>.log`, JSON lines); absent on AWS. */
+  readonly logDir?: string;
+  /** Releases the clients this target made (never those it was given). */
+  close(): void;
+}
+
+/** How the user named the stack: the options every ops command takes. */
+export interface TargetOptions {
+  readonly dataDir?: string;
+  readonly endpoint?: string;
+  readonly stack?: string;
+  readonly region?: string;
+  readonly profile?: string;
+}
+
+/** Any credentials do against `sluice up`, which routes by the SigV4 scope and checks none. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
+
+/**
+ * Resolves the stack the user named: `--stack NAME` (deployed: CloudFormation outputs, standard
+ * AWS credentials), `--endpoint URL` (a running `sluice up`), or else `--data-dir D` (the
+ * `sluice up` whose `D/endpoint.json` is there, `.sluice` by default).
+ * @throws StackNotRunning, EndpointUnreachable, StackNotFound, AwsCredentialsError, InvalidOption
+ */
+export async function resolveTarget(options: TargetOptions): Promise<OpsTarget> {
+  if (options.stack !== undefined && options.endpoint !== undefined) {
+    throw new InvalidOption('give either --stack (a deployed stack) or --endpoint, not both');
+  }
+  if (options.stack !== undefined) return awsTarget(options.stack, options);
+  if (options.endpoint !== undefined) {
+    const endpoint = normalizeEndpoint(options.endpoint);
+    return localTarget(await fetchEndpointInfo(endpoint), endpoint);
+  }
+  const info = await readEndpointFile(resolve(options.dataDir ?? DEFAULT_DATA_DIR));
+  return localTarget(info, info.endpoint);
+}
+
+/** The structural part of `LocalStack` that an ops target needs, so tests use their stack. */
+export interface LocalStackLike {
+  readonly s3: S3Client;
+  readonly sfn: SFNClient;
+  readonly dynamodb: DynamoDBDocumentClient;
+  readonly names: {
+    readonly bucketName: string;
+    readonly tableName: string;
+    readonly streamName: string;
+    readonly stateMachineArn: string;
+  };
+  readonly logDir: string;
+}
+
+/** An ops target over an in-process `LocalStack`'s own clients, which stay the stack's to close. */
+export function targetFromLocalStack(stack: LocalStackLike): OpsTarget {
+  return {
+    kind: 'local',
+    description: 'the in-process local stack',
+    s3: stack.s3,
+    sfn: stack.sfn,
+    dynamodb: stack.dynamodb,
+    names: {
+      bucket: stack.names.bucketName,
+      table: stack.names.tableName,
+      stream: stack.names.streamName,
+      stateMachines: { ProcessFile: stack.names.stateMachineArn },
+    },
+    logDir: stack.logDir,
+    close() {},
+  };
+}
+
+/** An ops target on one `sluice up` endpoint, with clients of its own. */
+export function localTarget(info: EndpointInfo, endpoint: string = info.endpoint): OpsTarget {
+  const config = { endpoint, region: info.region || 'us-east-1', credentials: LOCAL_CREDENTIALS };
+  const s3 = new S3Client({
+    ...config,
+    forcePathStyle: true,
+    // Otherwise a streamed PutObject body is stored still in its aws-chunked framing.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const sfn = new SFNClient(config);
+  const dynamodb = documentClient(new DynamoDBClient(config));
+  return {
+    kind: 'local',
+    description: `the local stack at ${endpoint}`,
+    s3,
+    sfn,
+    dynamodb,
+    names: {
+      bucket: info.bucket,
+      table: info.table,
+      stream: info.stream ?? null,
+      stateMachines: info.stateMachines,
+    },
+    logDir: info.logDir || undefined,
+    close() {
+      s3.destroy();
+      sfn.destroy();
+      dynamodb.destroy();
+    },
+  };
+}
+
+/** Reads `<dataDir>/endpoint.json` and checks that its `sluice up` still runs and answers. */
+export async function readEndpointFile(dataDir: string): Promise<EndpointInfo> {
+  const path = join(dataDir, 'endpoint.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new StackNotRunning(
+      `no sluice stack is running for ${dataDir} (no endpoint.json): start one with ` +
+        '`sluice up`, or name one with --endpoint URL or --stack NAME',
+    );
+  }
+  let info: EndpointInfo;
+  try {
+    info = checkEndpointInfo(JSON.parse(text));
+  } catch (error) {
+    throw new StackNotRunning(`${path} is not a sluice endpoint file: ${(error as Error).message}`);
+  }
+  if (!isAlive(info.pid)) {
+    throw new StackNotRunning(
+      `the sluice stack of ${dataDir} (pid ${info.pid}) is not running any more: start it ` +
+        'again with `sluice up`',
+    );
+  }
+  // A live pid may be another process since a crash: only the endpoint itself can tell.
+  const served = await fetchEndpointInfo(info.endpoint);
+  return { ...served, logDir: served.logDir || info.logDir };
+}
+
+/** GETs `<endpoint>/_sluice/endpoint`. */
+export async function fetchEndpointInfo(endpoint: string): Promise<EndpointInfo> {
+  const url = `${endpoint.replace(/\/+$/, '')}${ENDPOINT_INFO_PATH}`;
+  let response: { status: number; body: string };
+  try {
+    response = await getText(url, 5000);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new EndpointUnreachable(
+      `nothing answers at ${endpoint} (${code}): is \`sluice up\` running there?`,
+    );
+  }
+  if (response.status !== 200) {
+    throw new EndpointUnreachable(
+      `${endpoint} is not a sluice endpoint: GET ${ENDPOINT_INFO_PATH} answered HTTP ${response.status}`,
+    );
+  }
+  try {
+    return checkEndpointInfo(JSON.parse(response.body));
+  } catch (error) {
+    throw new EndpointUnreachable(
+      `${endpoint} is not a sluice endpoint: ${ENDPOINT_INFO_PATH} gave ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * One GET with node:http rather than fetch, which refuses the ports on the Fetch standard's
+ * "bad ports" list (6000, 6665-6669, 10080, …) that a local endpoint may well use.
+ */
+function getText(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const get = url.startsWith('https:') ? httpsGet : httpGet;
+    const request = get(url, { timeout: timeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      response.on('error', reject);
+    });
+    request.on('timeout', () =>
+      request.destroy(
+        Object.assign(new Error(`no answer in ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' }),
+      ),
+    );
+    request.on('error', reject);
+  });
+}
+
+function checkEndpointInfo(value: unknown): EndpointInfo {
+  const info = value as Partial<EndpointInfo> | null;
+  if (typeof info !== 'object' || info === null) throw new Error('no JSON object');
+  for (const field of ['endpoint', 'bucket', 'table'] as const) {
+    if (typeof info[field] !== 'string' || info[field] === '')
+      throw new Error(`no "${field}" string`);
+  }
+  if (typeof info.stateMachines !== 'object' || info.stateMachines === null) {
+    throw new Error('no "stateMachines" object');
+  }
+  return info as EndpointInfo;
+}
+
+/** Whether a process exists (EPERM: under another user); an unreaped zombie counts as gone. */
+function isAlive(pid: unknown): boolean {
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // "pid (comm) S ...": the state follows the last parenthesis, as comm may hold some.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+function normalizeEndpoint(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new InvalidOption(`--endpoint ${endpoint} is not a URL (e.g. http://127.0.0.1:4566)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidOption(`--endpoint ${endpoint} must be an http:// or https:// URL`);
+  }
+  return endpoint.replace(/\/+$/, '');
+}
+
+/** CloudFormation outputs of a deployed sluice stack (lib/sluice-stack.ts) to resource names. */
+export function namesFromStackOutputs(stackName: string, outputs: readonly Output[]): TargetNames {
+  const value = (key: string) => outputs.find((o) => o.OutputKey === key)?.OutputValue;
+  const bucket = value('BucketName');
+  const table = value('TableName');
+  const stateMachine = value('StateMachineArn');
+  const missing = [
+    ['BucketName', bucket],
+    ['TableName', table],
+    ['StateMachineArn', stateMachine],
+  ]
+    .filter(([, v]) => !v)
+    .map(([k]) => k);
+  if (missing.length > 0 || !bucket || !table || !stateMachine) {
+    throw new StackNotFound(
+      `stack ${stackName} has no ${missing.join(', ')} output: is it a sluice stack?`,
+    );
+  }
+  return {
+    bucket,
+    table,
+    stream: value('StreamName') ?? null,
+    stateMachines: { ProcessFile: stateMachine },
+  };
+}
+
+async function awsTarget(stackName: string, options: TargetOptions): Promise<OpsTarget> {
+  const config = {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
+  };
+  const cloudFormation = new CloudFormationClient(config);
+  let outputs: Output[];
+  try {
+    const { Stacks = [] } = await cloudFormation.send(
+      new DescribeStacksCommand({ StackName: stackName }),
+    );
+    outputs = Stacks[0]?.Outputs ?? [];
+  } catch (error) {
+    if ((error as Error).name === 'ValidationError') {
+      throw new StackNotFound(`no CloudFormation stack ${stackName}: ${(error as Error).message}`);
+    }
+    if (/region is missing/i.test((error as Error).message)) {
+      throw new InvalidOption('no AWS region for --stack: pass --region, or set AWS_REGION');
+    }
+    throw usageErrorOf(error, `CloudFormation (stack ${stackName})`);
+  } finally {
+    cloudFormation.destroy();
+  }
+  const names = namesFromStackOutputs(stackName, outputs);
+  const s3 = new S3Client(config);
+  const sfn = new SFNClient(config);
+  const dynamodb = documentClient(new DynamoDBClient(config));
+  return {
+    kind: 'aws',
+    description: `stack ${stackName}`,
+    s3,
+    sfn,
+    dynamodb,
+    names,
+    close() {
+      s3.destroy();
+      sfn.destroy();
+      dynamodb.destroy();
+    },
+  };
+}
+
+function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
