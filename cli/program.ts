@@ -17,6 +17,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   show: async () => (await import('./commands/show.ts')).showCommand(),
   watch: async () => (await import('./commands/watch.ts')).watchCommand(),
   upload: async () => (await import('./commands/upload.ts')).uploadCommand(),
+  redrive: async () => (await import('./commands/redrive.ts')).redriveCommand(),
+  replay: async () => (await import('./commands/replay.ts')).replayCommand(),
 };
 
 /** The CLI with the command `argv` names, or with every command (for help and errors). */

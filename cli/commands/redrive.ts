@@ -1,0 +1,101 @@
+import type { ExecutionStatus } from '@aws-sdk/client-sfn';
+import { Command } from 'commander';
+import { type OpsDeps, opsAction, TARGET_HELP, withOpsOptions } from '../ops/command.ts';
+import { InvalidOption } from '../ops/errors.ts';
+import { formatTable, writeResult } from '../ops/output.ts';
+import {
+  planRedrive,
+  planView,
+  REDRIVABLE_STATUSES,
+  type RedriveResult,
+  runRedrive,
+} from '../ops/redrive.ts';
+import { parseSince } from '../ops/time.ts';
+
+function table(items: readonly (RedriveResult | ReturnType<typeof planView>)[]): string {
+  if (items.length === 0) return 'No execution matches.';
+  return formatTable(
+    ['KEY', 'ACTION', 'RESULT', 'EXECUTION'],
+    items.map((item) => {
+      const result = 'result' in item ? item.result : undefined;
+      return {
+        cells: [
+          item.key ?? '-',
+          item.action,
+          result ? `${result.status} (redrive ${result.redriveCount})` : '-',
+          item.executionArn.split(':').pop() ?? item.executionArn,
+        ],
+        details: [
+          ...(item.lastError ? [`was: ${item.lastError.name}: ${item.lastError.message}`] : []),
+          ...(result?.error ? [`now: ${result.error.name}: ${result.error.message}`] : []),
+        ],
+      };
+    }),
+  );
+}
+
+function parseStatus(value: string): ExecutionStatus[] {
+  const status = value.trim().toUpperCase();
+  if (!(REDRIVABLE_STATUSES as readonly string[]).includes(status)) {
+    throw new InvalidOption(`--status ${value}: use ${REDRIVABLE_STATUSES.join(', ')}`);
+  }
+  return [status as ExecutionStatus];
+}
+
+/** `sluice redrive`: RedriveExecution, from the state that failed, as on AWS. */
+export function redriveCommand(deps: OpsDeps = {}): Command {
+  const command = new Command('redrive')
+    .description(
+      'Redrive failed executions (RedriveExecution): each goes on from the state where it ' +
+        'stopped, keeping its ARN, and re-runs only the Map iterations and Parallel branches that ' +
+        'failed. Without ARNs, every FAILED, ABORTED and TIMED_OUT execution of ProcessFile. ' +
+        'Waits for them to finish and prints how each ended.',
+    )
+    .argument('[executionArn...]', 'the executions to redrive')
+    .option(
+      '--status <status>',
+      `only executions in this status: ${REDRIVABLE_STATUSES.join(', ')}`,
+    )
+    .option('--since <time>', 'only executions that stopped since then: an ISO time or 30m, 1h, 2d')
+    .option(
+      '--dry-run',
+      'print each execution, its last error and what would happen; change nothing',
+    );
+  withOpsOptions(command).addHelpText(
+    'after',
+    '\nOutput (-o json): an array of { key, executionArn, lastError, action }, where action is\n' +
+      '"redrive from <state>" or "skip: why"; without --dry-run each also has\n' +
+      'result: { status, redriveCount, error } (null when skipped). Only FAILED, ABORTED and\n' +
+      'TIMED_OUT executions that closed in the last 14 days can be redriven, as on AWS.\n' +
+      `${TARGET_HELP}\n\n` +
+      'Exit codes: 0 planned (--dry-run), or every redriven execution SUCCEEDED;\n' +
+      '            1 a redriven execution ended otherwise, or the stack failed to answer;\n' +
+      '            2 usage errors: no such execution, a bad option, a stopped stack.',
+  );
+  return command.action(
+    opsAction(
+      deps,
+      async (context, args, options) => {
+        const [executionArns = []] = args as unknown as [string[] | undefined];
+        const target = await context.target();
+        const plan = await planRedrive(target, {
+          executionArns,
+          statuses: options.status === undefined ? undefined : parseStatus(String(options.status)),
+          since: options.since === undefined ? undefined : parseSince(String(options.since)),
+        });
+        if (options.dryRun) {
+          writeResult(context.stdout, context.format, plan.map(planView), table);
+          return 0;
+        }
+        const progress = (done: number, total: number) => {
+          if (context.stderr.isTTY) context.stderr.write(`\r\x1b[2Kredriven ${done}/${total}`);
+        };
+        const results = await runRedrive(target, plan, context.signal, progress);
+        if (context.stderr.isTTY) context.stderr.write('\r\x1b[2K');
+        writeResult(context.stdout, context.format, results, table);
+        return results.every((item) => !item.result || item.result.status === 'SUCCEEDED') ? 0 : 1;
+      },
+      { interruptible: true },
+    ),
+  );
+}
