@@ -4,10 +4,14 @@ import { type OpsDeps, opsAction, TARGET_HELP, withOpsOptions } from '../ops/com
 import { InvalidOption } from '../ops/errors.ts';
 import { formatTable, writeResult } from '../ops/output.ts';
 import {
+  type DeadLetterPlan,
+  type DeadLetterResult,
+  planDeadLetters,
   planRedrive,
   planView,
   REDRIVABLE_STATUSES,
   type RedriveResult,
+  runDeadLetters,
   runRedrive,
 } from '../ops/redrive.ts';
 import { parseSince } from '../ops/time.ts';
@@ -60,6 +64,10 @@ export function redriveCommand(deps: OpsDeps = {}): Command {
     .option(
       '--dry-run',
       'print each execution, its last error and what would happen; change nothing',
+    )
+    .option(
+      '--dlq',
+      "instead, move the upload queue's dead letters (events that never started an execution) back to the queue",
     );
   withOpsOptions(command).addHelpText(
     'after',
@@ -67,6 +75,8 @@ export function redriveCommand(deps: OpsDeps = {}): Command {
       '"redrive from <state>" or "skip: why"; without --dry-run each also has\n' +
       'result: { status, redriveCount, error } (null when skipped). Only FAILED, ABORTED and\n' +
       'TIMED_OUT executions that closed in the last 14 days can be redriven, as on AWS.\n' +
+      'With --dlq: [{ queue, queueArn, messages, action }] (and result: { taskHandle }), through\n' +
+      "SQS's StartMessageMoveTask, locally as on AWS.\n" +
       `${TARGET_HELP}\n\n` +
       'Exit codes: 0 planned (--dry-run), or every redriven execution SUCCEEDED;\n' +
       '            1 a redriven execution ended otherwise, or the stack failed to answer;\n' +
@@ -78,6 +88,21 @@ export function redriveCommand(deps: OpsDeps = {}): Command {
       async (context, args, options) => {
         const [executionArns = []] = args as unknown as [string[] | undefined];
         const target = await context.target();
+        if (options.dlq) {
+          const plan = await planDeadLetters(target);
+          const done: DeadLetterResult | DeadLetterPlan = options.dryRun
+            ? plan
+            : await runDeadLetters(target, plan);
+          const moved = (item: DeadLetterResult | DeadLetterPlan) =>
+            'result' in item && item.result ? `moved (task ${item.result.taskHandle})` : '-';
+          writeResult(context.stdout, context.format, [done], (items) =>
+            formatTable(
+              ['QUEUE', 'MESSAGES', 'ACTION', 'RESULT'],
+              items.map((item) => [item.queue, String(item.messages), item.action, moved(item)]),
+            ),
+          );
+          return 0;
+        }
         const plan = await planRedrive(target, {
           executionArns,
           statuses: options.status === undefined ? undefined : parseStatus(String(options.status)),

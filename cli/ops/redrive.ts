@@ -5,9 +5,10 @@ import {
   ListExecutionsCommand,
   RedriveExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { GetQueueAttributesCommand, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { recordedError } from '#commons/outcome.ts';
 import type { RecordedError } from '#commons/types.ts';
-import { UnknownExecution } from './errors.ts';
+import { InvalidOption, UnknownExecution } from './errors.ts';
 import { executionHistory, topLevelStates } from './execution-history.ts';
 import type { OpsTarget } from './target.ts';
 import { waitUntilClosed } from './wait.ts';
@@ -149,4 +150,50 @@ export async function runRedrive(
     const execution = item.redrivable ? closed.get(item.executionArn) : undefined;
     return { ...planView(item), result: execution ?? null };
   });
+}
+
+/** `sluice redrive --dlq`: the upload queue's dead letters, to be moved back. */
+export interface DeadLetterPlan {
+  readonly queue: string;
+  readonly queueArn: string;
+  readonly messages: number;
+  /** `move N message(s) back to the upload queue`, or `skip: <why>`. */
+  readonly action: string;
+}
+
+export interface DeadLetterResult extends DeadLetterPlan {
+  readonly result: { readonly taskHandle: string } | null;
+}
+
+export async function planDeadLetters(target: OpsTarget): Promise<DeadLetterPlan> {
+  const queue = target.names.deadLetterQueue;
+  if (!queue) throw new InvalidOption(`${target.description} names no dead-letter queue`);
+  const { Attributes = {} } = await target.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queue,
+      AttributeNames: ['QueueArn', 'ApproximateNumberOfMessages'],
+    }),
+  );
+  const messages = Number(Attributes.ApproximateNumberOfMessages ?? 0);
+  return {
+    queue,
+    queueArn: Attributes.QueueArn ?? '',
+    messages,
+    action:
+      messages > 0
+        ? `move ${messages} message(s) back to the upload queue`
+        : 'skip: the dead-letter queue is empty',
+  };
+}
+
+/** StartMessageMoveTask from the dead-letter queue to the queue it serves, as on AWS. */
+export async function runDeadLetters(
+  target: OpsTarget,
+  plan: DeadLetterPlan,
+): Promise<DeadLetterResult> {
+  if (plan.messages === 0) return { ...plan, result: null };
+  const { TaskHandle = '' } = await target.sqs.send(
+    new StartMessageMoveTaskCommand({ SourceArn: plan.queueArn }),
+  );
+  return { ...plan, result: { taskHandle: TaskHandle } };
 }

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   CloudFormationClient,
   DescribeStacksCommand,
@@ -11,7 +9,14 @@ import {
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  type EndpointInfo,
+  InvalidEndpointFile,
+  NoRunningStack,
+  readEndpointFile as readServiceEndpointFile,
+} from '#local/service/endpoint-file.ts';
 import {
   EndpointUnreachable,
   InvalidOption,
@@ -27,18 +32,7 @@ export const DEFAULT_DATA_DIR = '.sluice';
 export const ENDPOINT_INFO_PATH = '/_sluice/endpoint';
 
 /** `<data dir>/endpoint.json`, written by a running `sluice up` and served at `/_sluice/endpoint`. */
-export interface EndpointInfo {
-  /** The one URL that answers every AWS API of the local stack. */
-  readonly endpoint: string;
-  readonly bucket: string;
-  readonly table: string;
-  readonly stream: string;
-  /** State machine name (`ProcessFile`) to its ARN. */
-  readonly stateMachines: Readonly<Record<string, string>>;
-  readonly pid: number;
-  readonly region: string;
-  readonly logDir: string;
-}
+export type { EndpointInfo };
 
 /** The resources an ops command works on, by the names the stack gave them. */
 export interface TargetNames {
@@ -46,6 +40,8 @@ export interface TargetNames {
   readonly table: string;
   /** The aggregate stream; null for a deployed stack from before its `StreamName` output. */
   readonly stream: string | null;
+  /** The upload queue's dead-letter queue URL; null for a deployed stack without the output. */
+  readonly deadLetterQueue: string | null;
   /** State machine name (`ProcessFile`) to its ARN. */
   readonly stateMachines: Readonly<Record<string, string>>;
 }
@@ -60,6 +56,7 @@ export interface OpsTarget {
   readonly description: string;
   readonly s3: S3Client;
   readonly sfn: SFNClient;
+  readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBDocumentClient;
   readonly names: TargetNames;
   /** Local function logs (`<logDir>/<function>.log`, JSON lines); absent on AWS. */
@@ -103,6 +100,7 @@ export async function resolveTarget(options: TargetOptions): Promise<OpsTarget> 
 export interface LocalStackLike {
   readonly s3: S3Client;
   readonly sfn: SFNClient;
+  readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBDocumentClient;
   readonly names: {
     readonly bucketName: string;
@@ -110,6 +108,7 @@ export interface LocalStackLike {
     readonly streamName: string;
     readonly stateMachineArn: string;
   };
+  readonly deadLetterQueueUrl: string;
   readonly logDir: string;
 }
 
@@ -120,11 +119,13 @@ export function targetFromLocalStack(stack: LocalStackLike): OpsTarget {
     description: 'the in-process local stack',
     s3: stack.s3,
     sfn: stack.sfn,
+    sqs: stack.sqs,
     dynamodb: stack.dynamodb,
     names: {
       bucket: stack.names.bucketName,
       table: stack.names.tableName,
       stream: stack.names.streamName,
+      deadLetterQueue: stack.deadLetterQueueUrl,
       stateMachines: { ProcessFile: stack.names.stateMachineArn },
     },
     logDir: stack.logDir,
@@ -137,29 +138,31 @@ export function localTarget(info: EndpointInfo, endpoint: string = info.endpoint
   const config = { endpoint, region: info.region || 'us-east-1', credentials: LOCAL_CREDENTIALS };
   const s3 = new S3Client({
     ...config,
+    // A `localhost` endpoint would otherwise send the bucket as a host name.
     forcePathStyle: true,
-    // Otherwise a streamed PutObject body is stored still in its aws-chunked framing.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
   });
   const sfn = new SFNClient(config);
+  const sqs = new SQSClient(config);
   const dynamodb = documentClient(new DynamoDBClient(config));
   return {
     kind: 'local',
     description: `the local stack at ${endpoint}`,
     s3,
     sfn,
+    sqs,
     dynamodb,
     names: {
       bucket: info.bucket,
       table: info.table,
       stream: info.stream ?? null,
+      deadLetterQueue: info.queues?.deadLetters ?? null,
       stateMachines: info.stateMachines,
     },
     logDir: info.logDir || undefined,
     close() {
       s3.destroy();
       sfn.destroy();
+      sqs.destroy();
       dynamodb.destroy();
     },
   };
@@ -167,27 +170,16 @@ export function localTarget(info: EndpointInfo, endpoint: string = info.endpoint
 
 /** Reads `<dataDir>/endpoint.json` and checks that its `sluice up` still runs and answers. */
 export async function readEndpointFile(dataDir: string): Promise<EndpointInfo> {
-  const path = join(dataDir, 'endpoint.json');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new StackNotRunning(
-      `no sluice stack is running for ${dataDir} (no endpoint.json): start one with ` +
-        '`sluice up`, or name one with --endpoint URL or --stack NAME',
-    );
-  }
   let info: EndpointInfo;
   try {
-    info = checkEndpointInfo(JSON.parse(text));
+    info = readServiceEndpointFile(dataDir);
   } catch (error) {
-    throw new StackNotRunning(`${path} is not a sluice endpoint file: ${(error as Error).message}`);
-  }
-  if (!isAlive(info.pid)) {
-    throw new StackNotRunning(
-      `the sluice stack of ${dataDir} (pid ${info.pid}) is not running any more: start it ` +
-        'again with `sluice up`',
-    );
+    if (error instanceof NoRunningStack || error instanceof InvalidEndpointFile) {
+      throw new StackNotRunning(
+        `${error.message}; or name a stack with --endpoint URL or --stack NAME`,
+      );
+    }
+    throw error;
   }
   // A live pid may be another process since a crash: only the endpoint itself can tell.
   const served = await fetchEndpointInfo(info.endpoint);
@@ -257,23 +249,6 @@ function checkEndpointInfo(value: unknown): EndpointInfo {
   return info as EndpointInfo;
 }
 
-/** Whether a process exists (EPERM: under another user); an unreaped zombie counts as gone. */
-function isAlive(pid: unknown): boolean {
-  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    // "pid (comm) S ...": the state follows the last parenthesis, as comm may hold some.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
 function normalizeEndpoint(endpoint: string): string {
   let url: URL;
   try {
@@ -309,6 +284,7 @@ export function namesFromStackOutputs(stackName: string, outputs: readonly Outpu
     bucket,
     table,
     stream: value('StreamName') ?? null,
+    deadLetterQueue: value('DeadLetterQueueUrl') ?? null,
     stateMachines: { ProcessFile: stateMachine },
   };
 }
@@ -339,17 +315,20 @@ async function awsTarget(stackName: string, options: TargetOptions): Promise<Ops
   const names = namesFromStackOutputs(stackName, outputs);
   const s3 = new S3Client(config);
   const sfn = new SFNClient(config);
+  const sqs = new SQSClient(config);
   const dynamodb = documentClient(new DynamoDBClient(config));
   return {
     kind: 'aws',
     description: `stack ${stackName}`,
     s3,
     sfn,
+    sqs,
     dynamodb,
     names,
     close() {
       s3.destroy();
       sfn.destroy();
+      sqs.destroy();
       dynamodb.destroy();
     },
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AGGREGATES_PREFIX, INCOMING_PREFIX } from '#commons/constants.ts';
 import { RunLedger } from '#commons/run-ledger.ts';
@@ -61,11 +62,17 @@ export class LocalStack {
   readonly names = NAMES;
   readonly ledger: RunLedger;
 
+  /** The upload queue's dead-letter queue, as the SQS API names it. */
+  get deadLetterQueueUrl(): string {
+    return `${this.endpoints.sqs}/${LOCAL_ACCOUNT_ID}/${NAMES.deadLetterQueueName}`;
+  }
+
   private constructor(
     readonly endpoints: Readonly<Record<'s3' | 'dynamodb' | 'kinesis' | 'sfn' | 'sqs', string>>,
     readonly s3: S3Client,
     readonly dynamodb: DynamoDBDocumentClient,
     readonly sfn: SFNClient,
+    readonly sqs: SQSClient,
     readonly runtime: LocalLambdaRuntime,
     readonly stepFunctions: LocalStepFunctions,
     readonly queue: LocalQueue,
@@ -192,6 +199,7 @@ export class LocalStack {
       if (ephemeral) closers.unshift(async () => rmSync(root, { recursive: true, force: true }));
 
       const sfn = new SFNClient({ ...clientConfig, endpoint: sfnEndpoint });
+      const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEndpoint });
       return new LocalStack(
         {
           s3: s3Server.endpoint,
@@ -203,6 +211,7 @@ export class LocalStack {
         s3,
         dynamodb,
         sfn,
+        sqs,
         runtime,
         stepFunctions,
         queue,
@@ -242,6 +251,7 @@ export class LocalStack {
     this.s3.destroy();
     this.dynamodb.destroy();
     this.sfn.destroy();
+    this.sqs.destroy();
   }
 }
 

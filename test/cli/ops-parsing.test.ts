@@ -47,6 +47,7 @@ describe('a deployed stack by its CloudFormation outputs', () => {
       bucket: 'prod-bucket',
       table: 'prod-ledger',
       stream: 'prod-aggregates',
+      deadLetterQueue: 'https://sqs/dlq',
       stateMachines: { ProcessFile: 'arn:aws:states:eu-west-1:1:stateMachine:pf' },
     });
   });

@@ -108,7 +108,10 @@ describe('the ops commands on a stack that is not there', () => {
     const run = await sluice('watch', '--data-dir', work);
 
     // Assess
-    expectUsageError(run, /^sluice: no sluice stack is running for .*\(no endpoint\.json\)/);
+    expectUsageError(
+      run,
+      /^sluice: no sluice is running for .*: start one with `sluice up --data-dir /,
+    );
   });
 
   it('end a --data-dir whose sluice has exited, or does not answer, with exit code 2', async () => {
@@ -123,7 +126,7 @@ describe('the ops commands on a stack that is not there', () => {
     // Assess
     expectUsageError(
       exited,
-      /^sluice: the sluice stack of .*gone \(pid \d+\) is not running any more/,
+      /^sluice: no sluice is running for .*gone \(the sluice that wrote endpoint\.json, pid \d+, has exited\)/,
     );
     expectUsageError(unanswered, /^sluice: nothing answers at http:\/\/127\.0\.0\.1:1 /);
   });

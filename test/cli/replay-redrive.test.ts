@@ -197,4 +197,34 @@ describe('sluice redrive', () => {
       }),
     ]);
   });
+
+  it("moves the upload queue's dead letters back to the queue with --dlq", async () => {
+    // Prepare: a message the start function cannot read lands in the DLQ after its receives.
+    stack.queue.send('not an S3 event');
+    while (stack.queue.deadLetters.length === 0) await new Promise((wake) => setTimeout(wake, 10));
+    const [letter] = stack.queue.deadLetters;
+
+    // Act
+    const plan = await runOps(redriveCommand, target, ['--dlq', '--dry-run', '-o', 'json']);
+    const moved = await runOps(redriveCommand, target, ['--dlq', '-o', 'json']);
+
+    // Assess: delivered again from the queue, it fails again and returns to the DLQ.
+    expect(JSON.parse(plan.stdout)).toEqual([
+      {
+        queue: stack.deadLetterQueueUrl,
+        queueArn: 'arn:aws:sqs:us-east-1:000000000000:sluice-uploads-dlq',
+        messages: 1,
+        action: 'move 1 message(s) back to the upload queue',
+      },
+    ]);
+    expect(moved.code).toBe(0);
+    expect(JSON.parse(moved.stdout)[0].result.taskHandle).toEqual(expect.any(String));
+    const movedAt = letter?.movedAt ?? 0;
+    while ((stack.queue.deadLetters[0]?.movedAt ?? movedAt) <= movedAt) {
+      await new Promise((wake) => setTimeout(wake, 10));
+    }
+    expect(stack.queue.deadLetters).toEqual([
+      expect.objectContaining({ messageId: letter?.messageId, receiveCount: 5 }),
+    ]);
+  });
 });
