@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import type { FileOutcome } from '#local/stack/run-files.ts';
+import { EXIT_USAGE } from '../exit-codes.ts';
 import { formatTable } from '../ops/output.ts';
 
 const DEFAULT_DATA_DIR = '.sluice';
@@ -46,7 +47,9 @@ export function runCommand(): Command {
         'A second run over the same files shows them as SKIPPED_DUPLICATE.\n\n' +
         'Exit codes: 0 every file reached a final recorded status, whatever it is;\n' +
         '            1 the run itself broke (a file has no outcome, or the stack failed);\n' +
-        '            2 usage errors.',
+        '            2 usage errors, or another sluice holds the data dir.\n\n' +
+        'A run that was killed or interrupted is finished by the next run on the same data dir:\n' +
+        'queued events are delivered again and cut-short executions go on where they were.',
     )
     .action(async (dir: string, options: { dataDir: string; json?: boolean }) => {
       const dataDir = resolve(options.dataDir);
@@ -54,16 +57,31 @@ export function runCommand(): Command {
         if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
       };
       // The emulators load only when a run needs them, so other commands start fast.
-      const [{ LocalStack }, { runFiles }] = await Promise.all([
-        import('#local/stack/stack.ts'),
+      const [{ startService }, { runFiles }] = await Promise.all([
+        import('#local/service/service.ts'),
         import('#local/stack/run-files.ts'),
       ]);
-      const stack = await LocalStack.start({ dataDir });
-      // Ctrl-C stops the stack cleanly, so the executions under way are recorded as aborted.
+      // An in-process `sluice up` on a free port: the same lock, endpoint and endpoint.json,
+      // so `sluice watch` or `sluice executions --data-dir` can follow a run from elsewhere.
+      let service: Awaited<ReturnType<typeof startService>>;
+      try {
+        service = await startService({ dataDir, port: 0 });
+      } catch (error) {
+        if (error instanceof Error && error.name === 'DataDirInUse') {
+          process.stderr.write(`sluice: ${error.message}\n`);
+          process.exitCode = EXIT_USAGE;
+          return;
+        }
+        throw error;
+      }
+      const { stack } = service;
+      // Ctrl-C stops cleanly; executions cut short go on at the next start on this data dir.
       const interrupt = () => {
         progress('');
-        process.stderr.write('sluice: interrupted; stopping the local stack\n');
-        void stack.close().finally(() => process.exit(130));
+        process.stderr.write(
+          'sluice: interrupted; stopping the local stack (run again to finish what was cut short)\n',
+        );
+        void service.close().finally(() => process.exit(130));
       };
       process.once('SIGINT', interrupt);
       let outcomes: FileOutcome[];
@@ -78,7 +96,7 @@ export function runCommand(): Command {
       } finally {
         process.off('SIGINT', interrupt);
         progress('');
-        await stack.close();
+        await service.close();
       }
       if (options.json) {
         process.stdout.write(`${JSON.stringify(outcomes, null, 2)}\n`);
