@@ -124,8 +124,10 @@ try {
   let total = 0;
   let killed = 0;
   for (;;) {
-    // Kill somewhere in the first 90 % of what an uninterrupted run takes, start-up included.
-    const at = killed < kills ? Math.round(1000 + next() * (reference.ms * 0.9 - 1000)) : undefined;
+    // Kill somewhere in the first quarter of what an uninterrupted run takes, start-up included,
+    // so that most restarts are killed again before they finish.
+    const at =
+      killed < kills ? Math.round(1000 + next() * (reference.ms * 0.25 - 1000)) : undefined;
     const result = await run(files, dataDir, at);
     total += result.ms;
     attempts.push(result.killed ? `killed at ${at} ms` : `completed (exit ${result.code})`);

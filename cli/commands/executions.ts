@@ -1,23 +1,14 @@
 import { Command } from 'commander';
 import { type OpsDeps, opsAction, TARGET_HELP, withOpsOptions } from '../ops/command.ts';
 import { InvalidOption } from '../ops/errors.ts';
-import { ATTEMPT_STATUSES, type ExecutionRow, listFileVersions } from '../ops/ledger-view.ts';
+import {
+  ATTEMPT_STATUSES,
+  type ExecutionRow,
+  listFileVersions,
+  parseStatuses,
+} from '../ops/ledger-view.ts';
 import { formatDuration, formatTable, shortTime, writeResult } from '../ops/output.ts';
 import { parseSince } from '../ops/time.ts';
-
-function parseStatuses(value: string): Set<string> {
-  const statuses = value
-    .split(',')
-    .map((s) => s.trim().toUpperCase())
-    .filter(Boolean);
-  const unknown = statuses.filter((s) => !(ATTEMPT_STATUSES as readonly string[]).includes(s));
-  if (statuses.length === 0 || unknown.length > 0) {
-    throw new InvalidOption(
-      `--status ${value}: use one or more of ${ATTEMPT_STATUSES.join(', ')}, comma-separated`,
-    );
-  }
-  return new Set(statuses);
-}
 
 function parseLimit(value: string): number {
   const limit = Number(value);

@@ -1,6 +1,12 @@
 import type { ExecutionStatus } from '@aws-sdk/client-sfn';
 import { Command } from 'commander';
-import { type OpsDeps, opsAction, TARGET_HELP, withOpsOptions } from '../ops/command.ts';
+import {
+  type OpsDeps,
+  opsAction,
+  planThenRun,
+  TARGET_HELP,
+  withOpsOptions,
+} from '../ops/command.ts';
 import { InvalidOption } from '../ops/errors.ts';
 import { formatTable, writeResult } from '../ops/output.ts';
 import {
@@ -16,7 +22,8 @@ import {
 } from '../ops/redrive.ts';
 import { parseSince } from '../ops/time.ts';
 
-function table(items: readonly (RedriveResult | ReturnType<typeof planView>)[]): string {
+function table(entries: readonly unknown[]): string {
+  const items = entries as readonly (RedriveResult | ReturnType<typeof planView>)[];
   if (items.length === 0) return 'No execution matches.';
   return formatTable(
     ['KEY', 'ACTION', 'RESULT', 'EXECUTION'],
@@ -108,17 +115,13 @@ export function redriveCommand(deps: OpsDeps = {}): Command {
           statuses: options.status === undefined ? undefined : parseStatus(String(options.status)),
           since: options.since === undefined ? undefined : parseSince(String(options.since)),
         });
-        if (options.dryRun) {
-          writeResult(context.stdout, context.format, plan.map(planView), table);
-          return 0;
-        }
-        const progress = (done: number, total: number) => {
-          if (context.stderr.isTTY) context.stderr.write(`\r\x1b[2Kredriven ${done}/${total}`);
-        };
-        const results = await runRedrive(target, plan, context.signal, progress);
-        if (context.stderr.isTTY) context.stderr.write('\r\x1b[2K');
-        writeResult(context.stdout, context.format, results, table);
-        return results.every((item) => !item.result || item.result.status === 'SUCCEEDED') ? 0 : 1;
+        return planThenRun(context, plan, {
+          dryRun: Boolean(options.dryRun),
+          verb: 'redriven',
+          view: planView,
+          run: (onProgress) => runRedrive(target, plan, context.signal, onProgress),
+          table,
+        });
       },
       { interruptible: true },
     ),

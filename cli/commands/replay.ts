@@ -1,11 +1,17 @@
 import { Command } from 'commander';
-import { type OpsDeps, opsAction, TARGET_HELP, withOpsOptions } from '../ops/command.ts';
-import { InvalidOption } from '../ops/errors.ts';
-import { ATTEMPT_STATUSES } from '../ops/ledger-view.ts';
-import { formatTable, writeResult } from '../ops/output.ts';
+import {
+  type OpsDeps,
+  opsAction,
+  planThenRun,
+  TARGET_HELP,
+  withOpsOptions,
+} from '../ops/command.ts';
+import { ATTEMPT_STATUSES, parseStatuses } from '../ops/ledger-view.ts';
+import { formatTable } from '../ops/output.ts';
 import { planReplay, planView, type ReplayResult, runReplay } from '../ops/replay.ts';
 
-function table(items: readonly (ReplayResult | ReturnType<typeof planView>)[]): string {
+function table(entries: readonly unknown[]): string {
+  const items = entries as readonly (ReplayResult | ReturnType<typeof planView>)[];
   if (items.length === 0) return 'No file matches.';
   return formatTable(
     ['KEY', 'ACTION', 'RESULT'],
@@ -57,28 +63,15 @@ export function replayCommand(deps: OpsDeps = {}): Command {
           options.status === undefined ? undefined : parseStatuses(String(options.status));
         const target = await context.target();
         const plan = await planReplay(target, String(keyOrPrefix), statuses);
-        if (options.dryRun) {
-          writeResult(context.stdout, context.format, plan.map(planView), table);
-          return 0;
-        }
-        const progress = (done: number, total: number) => {
-          if (context.stderr.isTTY) context.stderr.write(`\r\x1b[2Kreplayed ${done}/${total}`);
-        };
-        const results = await runReplay(target, plan, context.signal, progress);
-        if (context.stderr.isTTY) context.stderr.write('\r\x1b[2K');
-        writeResult(context.stdout, context.format, results, table);
-        return results.every((item) => !item.result || item.result.status === 'SUCCEEDED') ? 0 : 1;
+        return planThenRun(context, plan, {
+          dryRun: Boolean(options.dryRun),
+          verb: 'replayed',
+          view: planView,
+          run: (onProgress) => runReplay(target, plan, context.signal, onProgress),
+          table,
+        });
       },
       { interruptible: true },
     ),
   );
-}
-
-function parseStatuses(value: string): Set<string> {
-  const statuses = new Set(value.split(',').map((s) => s.trim().toUpperCase()));
-  const unknown = [...statuses].filter((s) => !(ATTEMPT_STATUSES as readonly string[]).includes(s));
-  if (unknown.length > 0) {
-    throw new InvalidOption(`--status ${value}: use ${ATTEMPT_STATUSES.join(', ')}`);
-  }
-  return statuses;
 }

@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { EXIT_USAGE } from '../exit-codes.ts';
 import { firstLine, OpsUsageError, usageErrorOf } from './errors.ts';
-import { defaultFormat, type OutputFormat, outputOption, type TextSink } from './output.ts';
+import {
+  defaultFormat,
+  type OutputFormat,
+  outputOption,
+  type TextSink,
+  writeResult,
+} from './output.ts';
 import { DEFAULT_DATA_DIR, type OpsTarget, resolveTarget, type TargetOptions } from './target.ts';
 
 /** What a command reads and writes besides its target; tests pass their own. */
@@ -122,4 +128,37 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/** Items a state-changing command acted on: `result` is null for those it skipped. */
+interface Outcome {
+  readonly result: { readonly status: string } | null;
+}
+
+/**
+ * How `redrive` and `replay` end: with --dry-run, the plan and exit 0; else `run`, with a
+ * progress line on a terminal, then its results, and exit 0 only if all it acted on SUCCEEDED.
+ */
+export async function planThenRun<P, R extends Outcome>(
+  context: OpsContext,
+  plan: readonly P[],
+  settings: {
+    readonly dryRun: boolean;
+    readonly verb: string;
+    readonly view: (item: P) => unknown;
+    readonly run: (onProgress: (done: number, total: number) => void) => Promise<R[]>;
+    readonly table: (items: readonly unknown[]) => string;
+  },
+): Promise<number> {
+  const { stdout, stderr, format } = context;
+  if (settings.dryRun) {
+    writeResult(stdout, format, plan.map(settings.view), settings.table);
+    return 0;
+  }
+  const results = await settings.run((done, total) => {
+    if (stderr.isTTY) stderr.write(`\r\x1b[2K${settings.verb} ${done}/${total}`);
+  });
+  if (stderr.isTTY) stderr.write('\r\x1b[2K');
+  writeResult(stdout, format, results, settings.table);
+  return results.every((item) => !item.result || item.result.status === 'SUCCEEDED') ? 0 : 1;
 }

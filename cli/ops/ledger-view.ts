@@ -3,6 +3,7 @@ import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { LEDGER } from '#commons/constants.ts';
 import { type LedgerItem, recordedError } from '#commons/outcome.ts';
 import type { FileKind, FileStatus, RecordedError } from '#commons/types.ts';
+import { InvalidOption } from './errors.ts';
 import type { OpsTarget } from './target.ts';
 import { isoTime } from './time.ts';
 
@@ -27,6 +28,21 @@ export const ATTEMPT_STATUSES: readonly AttemptStatus[] = [
   'ABORTED',
   'TIMED_OUT',
 ];
+
+/** `--status A,B`: the statuses asked for. @throws InvalidOption on an unknown one */
+export function parseStatuses(value: string): Set<string> {
+  const statuses = value
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
+  const unknown = statuses.filter((s) => !(ATTEMPT_STATUSES as readonly string[]).includes(s));
+  if (statuses.length === 0 || unknown.length > 0) {
+    throw new InvalidOption(
+      `--status ${value}: use one or more of ${ATTEMPT_STATUSES.join(', ')}, comma-separated`,
+    );
+  }
+  return new Set(statuses);
+}
 
 /** Execution statuses that end an execution without success. */
 const CLOSED_UNSUCCESSFUL = new Set(['FAILED', 'ABORTED', 'TIMED_OUT']);

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Credentials every local client uses: s3rver accepts only these, the others accept anything. */
@@ -60,4 +60,53 @@ export async function serveEmulator(
       return closing;
     },
   };
+}
+
+/** An error in the AWS JSON protocols' wire shape: `name` becomes the `__type` SDKs map. */
+export class AwsJsonError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Json = ReturnType<typeof JSON.parse>;
+
+/**
+ * Serves an AWS JSON-protocol API (`X-Amz-Target: <Service>.<Operation>`, a JSON body) on
+ * loopback: an {@link AwsJsonError} answers 400 with its `__type`, anything else 500.
+ */
+export async function serveJsonProtocol(
+  service: string,
+  operations: Readonly<Record<string, (body: Json) => unknown>>,
+): Promise<LocalEndpoint> {
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+    const send = (status: number, body: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+      response.end(JSON.stringify(body));
+    };
+    try {
+      const run = operations[operation];
+      if (!run) {
+        throw new AwsJsonError(
+          'UnknownOperationException',
+          `${operation || 'This operation'} is not supported by the local ${service}`,
+        );
+      }
+      send(200, run(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')));
+    } catch (error) {
+      const failure = error as Error;
+      const known = failure instanceof AwsJsonError;
+      send(known ? 400 : 500, {
+        __type: known ? failure.name : 'InternalFailure',
+        message: failure.message,
+      });
+    }
+  });
+  return serveEmulator(server, async () => {});
 }

@@ -1,18 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, LOCAL_ACCOUNT_ID, LOCAL_REGION, listenOnLoopback } from './endpoint.ts';
+import {
+  AwsJsonError,
+  LOCAL_ACCOUNT_ID,
+  LOCAL_REGION,
+  type LocalEndpoint,
+  serveJsonProtocol,
+} from './endpoint.ts';
 import type { LocalQueue } from './queue.ts';
 
 type Json = ReturnType<typeof JSON.parse>;
-
-class SqsApiError extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface SqsApiOptions {
   readonly queue: LocalQueue;
@@ -40,20 +36,19 @@ const arn = (name: string) => `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:$
  */
 export class SqsApi {
   private readonly tasks: MoveTask[] = [];
-  private server?: Server;
+  private server?: LocalEndpoint;
   private endpoint = 'http://127.0.0.1';
 
   constructor(private readonly options: SqsApiOptions) {}
 
   async listen(): Promise<string> {
-    const server = createServer((request, response) => void this.serve(request, response));
-    this.server = server;
-    this.endpoint = await listenOnLoopback(server);
+    this.server = await serveJsonProtocol('SQS', this.operations);
+    this.endpoint = this.server.endpoint;
     return this.endpoint;
   }
 
   async close(): Promise<void> {
-    if (this.server) await closeServer(this.server);
+    await this.server?.close();
   }
 
   private url(name: string): string {
@@ -67,7 +62,7 @@ export class SqsApi {
       .pop();
     if (name === this.options.queueName) return 'queue';
     if (name === this.options.deadLetterQueueName) return 'dlq';
-    throw new SqsApiError('QueueDoesNotExist', `The specified queue does not exist: ${urlOrArn}`);
+    throw new AwsJsonError('QueueDoesNotExist', `The specified queue does not exist: ${urlOrArn}`);
   }
 
   private readonly operations: Record<string, (body: Json) => unknown> = {
@@ -102,13 +97,13 @@ export class SqsApi {
     },
     StartMessageMoveTask: (body) => {
       if (this.which(body.SourceArn) !== 'dlq') {
-        throw new SqsApiError(
+        throw new AwsJsonError(
           'InvalidParameterValue',
           `Source queue must be configured as a Dead Letter Queue: ${body.SourceArn}`,
         );
       }
       if (body.DestinationArn !== undefined && this.which(body.DestinationArn) !== 'queue') {
-        throw new SqsApiError('InvalidParameterValue', 'Destination must be the source queue');
+        throw new AwsJsonError('InvalidParameterValue', 'Destination must be the source queue');
       }
       const moved = this.options.queue.redriveDeadLetters();
       const task: MoveTask = {
@@ -128,31 +123,4 @@ export class SqsApi {
       return { Results: this.tasks.slice(0, body.MaxResults ?? 1) };
     },
   };
-
-  private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-    const send = (status: number, body: unknown) => {
-      response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
-      response.end(JSON.stringify(body));
-    };
-    try {
-      const run = this.operations[operation];
-      if (!run) {
-        throw new SqsApiError(
-          'UnsupportedOperation',
-          `${operation || 'This operation'} is not supported by the local SQS`,
-        );
-      }
-      send(200, run(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')));
-    } catch (error) {
-      const failure = error as Error;
-      const known = failure instanceof SqsApiError;
-      send(known ? 400 : 500, {
-        __type: known ? failure.name : 'InternalError',
-        message: failure.message,
-      });
-    }
-  }
 }

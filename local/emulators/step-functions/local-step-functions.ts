@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, LOCAL_ACCOUNT_ID, listenOnLoopback } from '../endpoint.ts';
+import {
+  AwsJsonError,
+  LOCAL_ACCOUNT_ID,
+  type LocalEndpoint,
+  serveJsonProtocol,
+} from '../endpoint.ts';
 import { allStates, taskStates } from './definition.ts';
 import {
   type ExecutionJournal,
@@ -44,16 +48,6 @@ export type { ExecutionRecord, ExecutionStatus, HistoryEvent };
 
 /** Runs a Task state's resource locally; throw an Error whose `name` is the ASL error name. */
 export type TaskResolver = (resource: string) => Handler | undefined;
-
-/** An API error in Step Functions' wire shape: `name` is the `__type` the SDK maps. */
-export class StepFunctionsApiError extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface LocalStateMachine {
   readonly arn: string;
@@ -155,7 +149,7 @@ export class LocalStepFunctions {
   private readonly store: ExecutionJournal;
   private readonly interrupted: ExecutionRecord[] = [];
   private suspended = false;
-  private server?: Server;
+  private server?: LocalEndpoint;
 
   constructor(options: LocalStepFunctionsOptions) {
     for (const { arn, definition } of options.stateMachines) {
@@ -195,7 +189,7 @@ export class LocalStepFunctions {
   startExecution(request: { stateMachineArn: string; name?: string; input?: string }) {
     const machine = this.machines.get(request.stateMachineArn);
     if (!machine) {
-      throw new StepFunctionsApiError(
+      throw new AwsJsonError(
         'StateMachineDoesNotExist',
         `State Machine Does Not Exist: '${request.stateMachineArn}'`,
       );
@@ -209,7 +203,7 @@ export class LocalStepFunctions {
       if (existing.status === 'RUNNING' && existing.input === input) {
         return { executionArn, startDate: seconds(existing.startDate) };
       }
-      throw new StepFunctionsApiError(
+      throw new AwsJsonError(
         'ExecutionAlreadyExists',
         `Execution Already Exists: '${executionArn}'`,
       );
@@ -217,10 +211,7 @@ export class LocalStepFunctions {
     try {
       JSON.parse(input);
     } catch {
-      throw new StepFunctionsApiError(
-        'InvalidExecutionInput',
-        'Invalid State Machine Execution Input',
-      );
+      throw new AwsJsonError('InvalidExecutionInput', 'Invalid State Machine Execution Input');
     }
     const record: ExecutionRecord = {
       executionArn,
@@ -241,7 +232,7 @@ export class LocalStepFunctions {
     const record = this.find(request.executionArn);
     const closedAt = record.stopDate ?? 0;
     if (!REDRIVABLE.has(record.status) || Date.now() - closedAt > REDRIVE_WINDOW_MS) {
-      throw new StepFunctionsApiError(
+      throw new AwsJsonError(
         'ExecutionNotRedrivable',
         `Execution '${record.executionArn}' is ${record.status} and cannot be redriven: only FAILED, ABORTED or TIMED_OUT executions closed in the last 14 days can`,
       );
@@ -286,7 +277,7 @@ export class LocalStepFunctions {
     nextToken?: string;
   }) {
     if (!this.machines.has(request.stateMachineArn)) {
-      throw new StepFunctionsApiError(
+      throw new AwsJsonError(
         'StateMachineDoesNotExist',
         `State Machine Does Not Exist: '${request.stateMachineArn}'`,
       );
@@ -342,7 +333,7 @@ export class LocalStepFunctions {
   describeStateMachine(request: { stateMachineArn: string }) {
     const machine = this.machines.get(request.stateMachineArn);
     if (!machine) {
-      throw new StepFunctionsApiError(
+      throw new AwsJsonError(
         'StateMachineDoesNotExist',
         `State Machine Does Not Exist: '${request.stateMachineArn}'`,
       );
@@ -360,9 +351,17 @@ export class LocalStepFunctions {
 
   /** Serves the API on 127.0.0.1 for `AWS_ENDPOINT_URL_SFN`. */
   async listen(): Promise<string> {
-    const server = createServer((request, response) => void this.serve(request, response));
-    this.server = server;
-    return listenOnLoopback(server);
+    this.server = await serveJsonProtocol('Step Functions', {
+      StartExecution: (body) => this.startExecution(body),
+      DescribeExecution: (body) => this.describeExecution(body),
+      ListExecutions: (body) => this.listExecutions(body),
+      GetExecutionHistory: (body) => this.getExecutionHistory(body),
+      StopExecution: (body) => this.stopExecution(body),
+      RedriveExecution: (body) => this.redriveExecution(body),
+      ListStateMachines: (body) => this.listStateMachines(body),
+      DescribeStateMachine: (body) => this.describeStateMachine(body),
+    });
+    return this.server.endpoint;
   }
 
   /**
@@ -373,7 +372,7 @@ export class LocalStepFunctions {
     this.suspended = true;
     for (const run of this.runs.values()) run.abort();
     await Promise.allSettled([...this.runs.values()].map((run) => run.settled));
-    if (this.server) await closeServer(this.server);
+    await this.server?.close();
   }
 
   private summary(record: ExecutionRecord) {
@@ -398,7 +397,7 @@ export class LocalStepFunctions {
   private find(executionArn: string): ExecutionRecord {
     const record = this.executions.get(executionArn);
     if (!record) {
-      throw new StepFunctionsApiError(
+      throw new AwsJsonError(
         'ExecutionDoesNotExist',
         `Execution Does Not Exist: '${executionArn}'`,
       );
@@ -512,43 +511,6 @@ export class LocalStepFunctions {
       record.stopDate = Date.now();
       store.save(record);
     })().finally(() => this.runs.delete(record.executionArn));
-  }
-
-  private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-    const send = (status: number, body: unknown) => {
-      response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
-      response.end(JSON.stringify(body));
-    };
-    const operations: Record<string, (body: Json) => unknown> = {
-      StartExecution: (body) => this.startExecution(body),
-      DescribeExecution: (body) => this.describeExecution(body),
-      ListExecutions: (body) => this.listExecutions(body),
-      GetExecutionHistory: (body) => this.getExecutionHistory(body),
-      StopExecution: (body) => this.stopExecution(body),
-      RedriveExecution: (body) => this.redriveExecution(body),
-      ListStateMachines: (body) => this.listStateMachines(body),
-      DescribeStateMachine: (body) => this.describeStateMachine(body),
-    };
-    const run = operations[operation];
-    try {
-      if (!run) {
-        throw new StepFunctionsApiError(
-          'UnknownOperationException',
-          `${operation || 'This operation'} is not supported by the local Step Functions`,
-        );
-      }
-      send(200, run(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')));
-    } catch (error) {
-      const failure = error as Error;
-      const known = failure instanceof StepFunctionsApiError;
-      send(known ? 400 : 500, {
-        __type: known ? failure.name : 'InternalFailure',
-        message: failure.message,
-      });
-    }
   }
 }
 
