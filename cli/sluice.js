@@ -72,6 +72,7 @@ async function build() {
   const inputs = Object.keys(result.metafile.inputs)
     .map((input) => relative(root, resolve(root, input)))
     .sort();
+  await esbuild.stop();
   const key = digest(inputs);
   const target = join(cache, key);
   try {

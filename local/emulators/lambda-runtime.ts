@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { build } from 'esbuild';
+import { build, stop } from 'esbuild';
 import type { FunctionDefinition } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 
@@ -61,6 +61,8 @@ async function bundleHandlers(
     sourcemap: 'inline',
     logLevel: 'error',
   });
+  // esbuild's service process would otherwise stay for the life of `sluice up` (about 30 MB).
+  await stop();
   return new Map(functions.map((fn) => [fn.id, join(outdir, `${fn.id}.mjs`)]));
 }
 

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
@@ -32,8 +41,8 @@ export interface LocalQueueOptions {
   readonly concurrency?: number;
   readonly queueArn: string;
   /**
-   * Keeps every message (`messages/`) and dead letter (`dlq/`) as a file until it is consumed, so
-   * a message accepted before a crash is delivered again on the next start.
+   * Keeps a journal of every message and dead letter in `journal.jsonl` here, so a message
+   * accepted before a crash is delivered again on the next start.
    * @default - in memory only
    */
   readonly directory?: string;
@@ -44,37 +53,54 @@ export interface LocalQueueOptions {
  * (`batchItemFailures`), redelivery after the visibility timeout, and a dead-letter queue.
  * Delivery is at least once, as on AWS: a message is deleted only after its batch returned.
  */
+/** One line of the queue's journal; replaying them in order gives the queue's state. */
+type JournalEntry =
+  | { readonly op: 'send'; readonly message: Message }
+  | { readonly op: 'receive' | 'delete'; readonly messageId: string }
+  | { readonly op: 'dead'; readonly letter: DeadLetter };
+
 export class LocalQueue {
   private readonly ready: Message[] = [];
   private readonly dead = new Map<string, DeadLetter>();
   private delayed = 0;
   private consuming = 0;
   private closed = false;
+  private journal?: number;
 
   constructor(private readonly options: LocalQueueOptions) {
     const { directory } = options;
     if (directory === undefined) return;
-    mkdirSync(join(directory, 'messages'), { recursive: true });
-    mkdirSync(join(directory, 'dlq'), { recursive: true });
-    const load = <T>(folder: string): T[] =>
-      readdirSync(join(directory, folder))
-        .filter((file) => file.endsWith('.json'))
-        .flatMap((file) => {
-          try {
-            return [JSON.parse(readFileSync(join(directory, folder, file), 'utf8')) as T];
-          } catch {
-            // Only a write cut short by a crash leaves a partial file, and it was never acked.
-            return [];
-          }
-        });
-    for (const letter of load<DeadLetter>('dlq')) this.dead.set(letter.messageId, letter);
-    this.ready.push(...load<Message>('messages').sort((a, b) => a.sentAt - b.sentAt));
+    mkdirSync(directory, { recursive: true });
+    const path = join(directory, 'journal.jsonl');
+    const pending = new Map<string, Message>();
+    for (const entry of readJournal(path)) {
+      if (entry.op === 'send') pending.set(entry.message.messageId, { ...entry.message });
+      else if (entry.op === 'dead') {
+        pending.delete(entry.letter.messageId);
+        this.dead.set(entry.letter.messageId, entry.letter);
+      } else if (entry.op === 'delete') {
+        pending.delete(entry.messageId);
+        this.dead.delete(entry.messageId);
+      } else {
+        const message = pending.get(entry.messageId);
+        if (message) message.receiveCount++;
+      }
+    }
+    this.ready.push(...[...pending.values()].sort((a, b) => a.sentAt - b.sentAt));
+    // Compacted to what is left, so the journal grows with the backlog, not with history.
+    const compacted: JournalEntry[] = [
+      ...this.ready.map((message) => ({ op: 'send' as const, message })),
+      ...[...this.dead.values()].map((letter) => ({ op: 'dead' as const, letter })),
+    ];
+    writeFileSync(`${path}.tmp`, compacted.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
+    renameSync(`${path}.tmp`, path);
+    this.journal = openSync(path, 'a');
   }
 
   /** Accepts a message; with a directory it is on disk before this returns. */
   send(body: string): void {
     const message = { messageId: randomUUID(), body, sentAt: Date.now(), receiveCount: 0 };
-    this.save('messages', message);
+    this.write({ op: 'send', message });
     this.ready.push(message);
     this.pump();
   }
@@ -106,18 +132,30 @@ export class LocalQueue {
   redriveDeadLetters(): number {
     const letters = this.deadLetters;
     for (const letter of letters) {
-      const message = { messageId: letter.messageId, body: letter.body, sentAt: letter.sentAt };
-      this.save('messages', { ...message, receiveCount: 0 });
-      this.remove('dlq', letter.messageId);
+      const message = {
+        messageId: letter.messageId,
+        body: letter.body,
+        sentAt: letter.sentAt,
+        receiveCount: 0,
+      };
+      this.write({ op: 'delete', messageId: letter.messageId });
+      this.write({ op: 'send', message });
       this.dead.delete(letter.messageId);
-      this.ready.push({ ...message, receiveCount: 0 });
+      this.ready.push({ ...message });
     }
     this.pump();
     return letters.length;
   }
 
+  /** Stops delivering; the journal closes once the batches in flight have settled. */
   close(): void {
     this.closed = true;
+    if (this.consuming === 0) this.closeJournal();
+  }
+
+  private closeJournal(): void {
+    if (this.journal !== undefined) closeSync(this.journal);
+    this.journal = undefined;
   }
 
   private pump(): void {
@@ -127,6 +165,7 @@ export class LocalQueue {
       this.consuming++;
       void this.deliver(batch).finally(() => {
         this.consuming--;
+        if (this.closed && this.consuming === 0) this.closeJournal();
         this.pump();
       });
     }
@@ -135,7 +174,7 @@ export class LocalQueue {
   private async deliver(batch: Message[]): Promise<void> {
     for (const message of batch) {
       message.receiveCount++;
-      this.save('messages', message);
+      this.write({ op: 'receive', messageId: message.messageId });
     }
     let failed: Set<string>;
     let reason = 'batch item failure';
@@ -149,19 +188,14 @@ export class LocalQueue {
       reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       failed = new Set(batch.map((message) => message.messageId));
     }
-    // A stack that is stopping keeps what it could not finish for the next start.
-    if (this.closed) {
-      for (const message of batch)
-        if (!failed.has(message.messageId)) this.remove('messages', message.messageId);
-      return;
-    }
     for (const message of batch) {
       if (!failed.has(message.messageId)) {
-        this.remove('messages', message.messageId);
+        this.write({ op: 'delete', messageId: message.messageId });
+      } else if (this.closed) {
+        // A stack that is stopping keeps what it could not finish for the next start.
       } else if (message.receiveCount >= this.options.maxReceiveCount) {
         const letter: DeadLetter = { ...message, error: reason, movedAt: Date.now() };
-        this.save('dlq', letter);
-        this.remove('messages', message.messageId);
+        this.write({ op: 'dead', letter });
         this.dead.set(letter.messageId, letter);
       } else {
         this.delayed++;
@@ -175,18 +209,9 @@ export class LocalQueue {
     }
   }
 
-  private save(folder: 'messages' | 'dlq', message: Message | DeadLetter): void {
-    const { directory } = this.options;
-    if (directory === undefined) return;
-    const path = join(directory, folder, `${message.messageId}.json`);
-    writeFileSync(`${path}.tmp`, JSON.stringify(message));
-    renameSync(`${path}.tmp`, path);
-  }
-
-  private remove(folder: 'messages' | 'dlq', messageId: string): void {
-    const { directory } = this.options;
-    if (directory !== undefined)
-      rmSync(join(directory, folder, `${messageId}.json`), { force: true });
+  /** One write per entry: a kill -9 loses at most the entry being written. */
+  private write(entry: JournalEntry): void {
+    if (this.journal !== undefined) writeSync(this.journal, `${JSON.stringify(entry)}\n`);
   }
 
   private record(message: Message): SQSRecord {
@@ -207,4 +232,18 @@ export class LocalQueue {
       awsRegion: this.options.queueArn.split(':')[3] ?? 'us-east-1',
     };
   }
+}
+
+function readJournal(path: string): JournalEntry[] {
+  if (!existsSync(path)) return [];
+  const entries: JournalEntry[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line === '') continue;
+    try {
+      entries.push(JSON.parse(line) as JournalEntry);
+    } catch {
+      // The entry a crash cut short; what it would have said was never acknowledged.
+    }
+  }
+  return entries;
 }

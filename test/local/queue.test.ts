@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSEvent } from 'aws-lambda';
@@ -18,6 +18,8 @@ const queueOn = (directory: string, consume: (event: SQSEvent) => Promise<unknow
     visibilityTimeoutMs: 5,
     directory,
   });
+
+const consumeNothing = () => new Promise<never>(() => {});
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((wake) => setTimeout(wake, 5));
@@ -47,7 +49,8 @@ describe('the local upload queue on disk', () => {
 
     // Assess
     expect(bodies).toEqual(['{"n":1}']);
-    expect(readdirSync(join(dir, 'messages'))).toEqual([]);
+    second.close();
+    expect(queueOn(dir, consumeNothing).depth).toBe(0);
   });
 
   it('keeps dead letters across restarts and moves them back on redrive', async () => {
@@ -83,6 +86,8 @@ describe('the local upload queue on disk', () => {
     expect(moved).toBe(1);
     expect(delivered).toEqual(['{"n":2}']);
     expect(second.deadLetters).toEqual([]);
-    expect(readdirSync(join(dir, 'dlq'))).toEqual([]);
+    second.close();
+    const third = queueOn(dir, consumeNothing);
+    expect([third.depth, third.deadLetters.length]).toEqual([0, 0]);
   });
 });

@@ -1,11 +1,13 @@
 import {
-  appendFileSync,
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import type { HistoryEvent } from './history.ts';
@@ -45,6 +47,8 @@ export interface ExecutionJournal {
   appendTask(record: ExecutionRecord, task: TaskCheckpoint): void;
   history(record: ExecutionRecord): HistoryEvent[];
   tasks(record: ExecutionRecord): TaskCheckpoint[];
+  /** The execution's run ended: what it holds open for appending can go. */
+  release(record: ExecutionRecord): void;
 }
 
 /** A journal for a throwaway stack: the same contract, gone with the process. */
@@ -53,6 +57,8 @@ export class MemoryJournal implements ExecutionJournal {
   private readonly checkpoints = new Map<string, TaskCheckpoint[]>();
 
   save(): void {}
+
+  release(): void {}
 
   appendHistory(record: ExecutionRecord, event: HistoryEvent): void {
     this.list(this.events, record).push(event);
@@ -87,6 +93,9 @@ export class MemoryJournal implements ExecutionJournal {
  * which `readLines` then drops.
  */
 export class ExecutionStore implements ExecutionJournal {
+  /** Append descriptors of running executions: opening a file per event cost more than the write. */
+  private readonly open = new Map<string, number>();
+
   constructor(private readonly directory: string) {}
 
   /** Every record, for the state machines named. */
@@ -114,11 +123,30 @@ export class ExecutionStore implements ExecutionJournal {
   }
 
   appendHistory(record: ExecutionRecord, event: HistoryEvent): void {
-    appendFileSync(this.path(record, '.history.jsonl'), `${JSON.stringify(event)}\n`);
+    this.append(this.path(record, '.history.jsonl'), event);
   }
 
   appendTask(record: ExecutionRecord, task: TaskCheckpoint): void {
-    appendFileSync(this.path(record, '.tasks.jsonl'), `${JSON.stringify(task)}\n`);
+    this.append(this.path(record, '.tasks.jsonl'), task);
+  }
+
+  release(record: ExecutionRecord): void {
+    for (const extension of ['.history.jsonl', '.tasks.jsonl']) {
+      const path = this.path(record, extension);
+      const fd = this.open.get(path);
+      if (fd !== undefined) closeSync(fd);
+      this.open.delete(path);
+    }
+  }
+
+  /** One write per line, so a kill -9 loses at most the line being written. */
+  private append(path: string, value: unknown): void {
+    let fd = this.open.get(path);
+    if (fd === undefined) {
+      fd = openSync(path, 'a');
+      this.open.set(path, fd);
+    }
+    writeSync(fd, `${JSON.stringify(value)}\n`);
   }
 
   history(record: ExecutionRecord): HistoryEvent[] {

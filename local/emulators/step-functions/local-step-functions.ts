@@ -510,7 +510,10 @@ export class LocalStepFunctions {
       if (this.suspended) return;
       record.stopDate = Date.now();
       store.save(record);
-    })().finally(() => this.runs.delete(record.executionArn));
+    })().finally(() => {
+      this.runs.delete(record.executionArn);
+      store.release(record);
+    });
   }
 }
 
