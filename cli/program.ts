@@ -3,36 +3,80 @@ import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.ts';
 
 export { EXIT_FAILURE, EXIT_USAGE };
 
+interface CommandEntry {
+  /** The line `sluice --help` lists it with; the module's own help says the rest. */
+  readonly summary: string;
+  readonly load: () => Promise<Command>;
+}
+
 /**
- * Each command's module, loaded only when needed: `sluice resize` should not pay for loading the
- * CSV engine or the local emulators before its first image.
+ * Each command's module, loaded only when that command runs: `sluice resize` should not pay for
+ * the CSV engine or the emulators, and `sluice --help` loads none of them.
  */
-const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
-  run: async () => (await import('./commands/run.ts')).runCommand(),
-  up: async () => (await import('./commands/up.ts')).upCommand(),
-  validate: async () => (await import('./commands/validate.ts')).validateCommand(),
-  infer: async () => (await import('./commands/infer.ts')).inferCommand(),
-  resize: async () => (await import('./commands/resize.ts')).resizeCommand(),
-  executions: async () => (await import('./commands/executions.ts')).executionsCommand(),
-  show: async () => (await import('./commands/show.ts')).showCommand(),
-  watch: async () => (await import('./commands/watch.ts')).watchCommand(),
-  upload: async () => (await import('./commands/upload.ts')).uploadCommand(),
-  redrive: async () => (await import('./commands/redrive.ts')).redriveCommand(),
-  replay: async () => (await import('./commands/replay.ts')).replayCommand(),
+const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  run: {
+    summary: 'run the whole pipeline offline over a directory and print each outcome',
+    load: async () => (await import('./commands/run.ts')).runCommand(),
+  },
+  up: {
+    summary: 'run the local stack as a service on one endpoint, until stopped',
+    load: async () => (await import('./commands/up.ts')).upCommand(),
+  },
+  validate: {
+    summary: "validate a CSV file against a Table Schema with the pipeline's engine",
+    load: async () => (await import('./commands/validate.ts')).validateCommand(),
+  },
+  infer: {
+    summary: 'print a Table Schema inferred from a CSV sample',
+    load: async () => (await import('./commands/infer.ts')).inferCommand(),
+  },
+  resize: {
+    summary: "make an image's variants with the pipeline's engine",
+    load: async () => (await import('./commands/resize.ts')).resizeCommand(),
+  },
+  upload: {
+    summary: 'upload files to incoming/ of a running stack',
+    load: async () => (await import('./commands/upload.ts')).uploadCommand(),
+  },
+  executions: {
+    summary: 'list file versions and how their latest attempt ended',
+    load: async () => (await import('./commands/executions.ts')).executionsCommand(),
+  },
+  show: {
+    summary: "show a file's attempts, states, outputs and log lines",
+    load: async () => (await import('./commands/show.ts')).showCommand(),
+  },
+  watch: {
+    summary: 'follow an execution, or every execution, live',
+    load: async () => (await import('./commands/watch.ts')).watchCommand(),
+  },
+  redrive: {
+    summary: 'redrive failed executions from the state that failed, or the upload DLQ',
+    load: async () => (await import('./commands/redrive.ts')).redriveCommand(),
+  },
+  replay: {
+    summary: 'process a file version again as a new attempt',
+    load: async () => (await import('./commands/replay.ts')).replayCommand(),
+  },
 };
 
-/** The CLI with the command `argv` names, or with every command (for help and errors). */
+/** The CLI with the command `argv` names loaded, or every command as its summary line. */
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('sluice')
     .description(
       'Serverless file-ETL pipeline: image variants and CSV validation on Step Functions.\n' +
-        'Runs fully offline against in-process emulators, or deploys to AWS with CDK.',
+        'Runs fully offline against in-process emulators, or deploys to AWS with CDK.\n' +
+        '`sluice <command> --help` explains a command, its output and its exit codes.',
     )
     .version('0.1.0')
     .showHelpAfterError();
-  const named = argv[2] ?? '';
-  const wanted = named in COMMANDS ? [named] : Object.keys(COMMANDS);
-  for (const name of wanted) program.addCommand(await (COMMANDS[name] as () => Promise<Command>)());
+  // `sluice help <command>` is `sluice <command> --help`.
+  const named = argv[2] === 'help' ? (argv[3] ?? '') : (argv[2] ?? '');
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    program.addCommand(
+      name === named ? await entry.load() : new Command(name).description(entry.summary),
+    );
+  }
   return program;
 }
 
