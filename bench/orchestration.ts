@@ -1,85 +1,105 @@
-// Per-file orchestration overhead offline, warm: end-to-end time per file (upload acknowledged →
-// outcome recorded) minus the time inside the transforms themselves (the image Map or the CSV
-// Parallel). The transform time is the reference it is printed beside.
-// Run: npx tsx bench/orchestration.ts [--files N]
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Offline throughput: the small-file set through `sluice run`, beside the same work done by the
+// domain engines directly in one process (the floor) and by the engines' own commands.
+// Run: npm run bench -- orchestration [--files N]
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
-import sharp from 'sharp';
-import { runFiles } from '#local/stack/run-files.ts';
-import { LocalStack } from '#local/stack/stack.ts';
+import { DEFAULT_IMAGE_CONFIG, resizeImage } from '#commons/image/index.ts';
+import { validateFile } from '../cli/commands/validate.ts';
+import { writeSmallFiles } from './small-files.ts';
 
-const { values } = parseArgs({ options: { files: { type: 'string', default: '20' } } });
+const { values } = parseArgs({ options: { files: { type: 'string', default: '1000' } } });
 const count = Number(values.files);
-const TRANSFORMS = new Set(['ResizeVariants', 'CheckCsv']);
 
-const median = (numbers: readonly number[]) =>
-  [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)] ?? Number.NaN;
-
-const png = await sharp({
-  create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 90, b: 40 } },
-})
-  .png()
-  .toBuffer();
-/** Small files of both kinds, each distinct so that none is a duplicate of another. */
-const fileAt = (round: string, i: number): [string, Buffer] =>
-  i % 2 === 0
-    ? [`photos/${round}-${i}.png`, Buffer.concat([png, Buffer.from(`${round}${i}`)])]
-    : [`tables/${round}-${i}.csv`, Buffer.from(`id,name\n${i},row ${round}\n`)];
-
-/** Time inside the transforms, from the execution's history. */
-async function transformMs(stack: LocalStack, executionArn: string): Promise<number> {
-  const { events = [] } = await stack.sfn.send(new GetExecutionHistoryCommand({ executionArn }));
-  let total = 0;
-  let entered = 0;
-  for (const event of events) {
-    const at = event.timestamp?.getTime() ?? 0;
-    if (TRANSFORMS.has(event.stateEnteredEventDetails?.name ?? '')) entered = at;
-    if (TRANSFORMS.has(event.stateExitedEventDetails?.name ?? '')) total += at - entered;
-  }
-  return total;
+/** Wall seconds and peak RSS (MB, the largest process) of a command, by GNU time. */
+function timed(command: string, args: readonly string[]): { seconds: number; peakMb: number } {
+  const report = join(work, `time-${Date.now()}.txt`);
+  execFileSync('/usr/bin/time', ['-f', '%e %M', '-o', report, command, ...args], {
+    stdio: 'ignore',
+  });
+  const [seconds = 'NaN', kb = 'NaN'] = readFileSync(report, 'utf8').trim().split(/\s+/).slice(-2);
+  return { seconds: Number(seconds), peakMb: Number(kb) / 1024 };
 }
 
-const work = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-const stack = await LocalStack.start();
+/** The floor: every file through its engine, two at a time (the cores), outputs to disk. */
+async function floor(files: string, paths: readonly string[], out: string): Promise<number> {
+  const started = performance.now();
+  const queue = [...paths];
+  const work = async () => {
+    for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+      const target = join(out, path);
+      if (path.endsWith('.csv')) {
+        await validateFile(join(files, path), undefined, target);
+        continue;
+      }
+      const result = await resizeImage(
+        readFileSync(join(files, path)),
+        DEFAULT_IMAGE_CONFIG.variants,
+        {
+          ...DEFAULT_IMAGE_CONFIG,
+          declaredExtension: 'png',
+        },
+      );
+      mkdirSync(target, { recursive: true });
+      for (const variant of result.variants) {
+        writeFileSync(join(target, `${variant.name}.${variant.extension}`), variant.data);
+      }
+    }
+  };
+  await Promise.all([work(), work()]);
+  return (performance.now() - started) / 1000;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'sluice-orchestration-'));
 try {
-  // Warm every function once: cold starts are not orchestration overhead.
-  for (let i = 0; i < 4; i++) {
-    const [path, data] = fileAt('warm', i);
-    writeFileSync(join(work, path.replace('/', '-')), data);
-  }
-  await runFiles(stack, work);
+  const files = join(work, 'files');
+  const paths = await writeSmallFiles(files, count);
+  const floorSeconds = await floor(files, paths, join(work, 'floor'));
+  const resize = timed(process.execPath, [
+    'cli/sluice.js',
+    'resize',
+    join(files, 'photos'),
+    '--out',
+    join(work, 'resized'),
+  ]);
+  const run = timed(process.execPath, [
+    'cli/sluice.js',
+    'run',
+    files,
+    '--data-dir',
+    join(work, 'data'),
+    '--json',
+  ]);
+  const start = timed(process.execPath, [
+    'cli/sluice.js',
+    'run',
+    'sample-data',
+    '--data-dir',
+    join(work, 'sample'),
+  ]);
 
-  const totals: number[] = [];
-  const transforms: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const [path, data] = fileAt('one', i);
-    const key = `incoming/${path}`;
-    await stack.s3.send(
-      new PutObjectCommand({ Bucket: stack.names.bucketName, Key: key, Body: data }),
-    );
-    const uploaded = Date.now();
-    await stack.waitForIdle();
-    const [item] = await stack.ledger.history(stack.names.bucketName, key);
-    if (!item?.finishedAt) throw new Error(`${key} has no outcome`);
-    totals.push(Date.parse(item.finishedAt) - uploaded);
-    transforms.push(await transformMs(stack, item.executionId));
-  }
-  const overheads = totals.map((total, i) => total - (transforms[i] ?? 0));
-
-  console.log(
-    `\norchestration overhead offline: ${count} small PNGs and CSVs, one at a time, warm`,
-  );
+  console.log(`\noffline throughput: ${count} small files (half CSVs of 20 rows, half 64×48 PNGs)`);
   console.table({
-    'end-to-end per file (median)': { ms: median(totals) },
-    'inside the transforms (reference, median)': { ms: median(transforms) },
-    'orchestration overhead (median)': { ms: median(overheads) },
+    '(1) floor: the engines in one process': { s: floorSeconds.toFixed(2), 'peak MB': '-' },
+    [`(2) sluice resize on the ${count / 2} PNGs`]: {
+      s: resize.seconds.toFixed(2),
+      'peak MB': resize.peakMb.toFixed(0),
+    },
+    [`(3) sluice run over all ${count}, fresh data dir`]: {
+      s: run.seconds.toFixed(2),
+      'peak MB': run.peakMb.toFixed(0),
+    },
+    'npm start (sluice run sample-data), fresh data dir': {
+      s: start.seconds.toFixed(2),
+      'peak MB': start.peakMb.toFixed(0),
+    },
   });
-  console.log(`overhead / transform ratio: ${(median(overheads) / median(transforms)).toFixed(2)}`);
+  console.log(`(3)/(1): ${(run.seconds / floorSeconds).toFixed(1)} (target ≤ 4)`);
+  console.log(
+    'peak MB is the largest process: sluice run is one process, its Lambda workers threads',
+  );
 } finally {
-  await stack.close();
   rmSync(work, { recursive: true, force: true });
 }
