@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Credentials every local client uses: s3rver accepts only these, the others accept anything. */
@@ -80,17 +80,18 @@ type Json = ReturnType<typeof JSON.parse>;
  */
 export async function serveJsonProtocol(
   service: string,
-  operations: Readonly<Record<string, (body: Json) => unknown>>,
+  operations: Readonly<Record<string, (body: Json, request: IncomingMessage) => unknown>>,
 ): Promise<LocalEndpoint> {
   const server = createServer(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
     const send = (status: number, body: unknown) => {
       response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
       response.end(JSON.stringify(body));
     };
     try {
+      const chunks: Buffer[] = [];
+      // A client that goes away mid-body makes this throw; it must not take the process down.
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
       const run = operations[operation];
       if (!run) {
         throw new AwsJsonError(
@@ -98,8 +99,9 @@ export async function serveJsonProtocol(
           `${operation || 'This operation'} is not supported by the local ${service}`,
         );
       }
-      send(200, run(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')));
+      send(200, run(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'), request));
     } catch (error) {
+      if (request.destroyed || response.destroyed) return;
       const failure = error as Error;
       const known = failure instanceof AwsJsonError;
       send(known ? 400 : 500, {

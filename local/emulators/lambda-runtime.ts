@@ -38,6 +38,9 @@ interface Environment {
   discarded?: boolean;
 }
 
+/** Bundles under way in this process, so the last one to finish stops esbuild. */
+let bundling = 0;
+
 /**
  * Bundles each handler with esbuild, as CDK's NodejsFunction does for Lambda, so an environment
  * starts by loading one JS file instead of compiling TypeScript. Packages stay external and
@@ -47,22 +50,27 @@ async function bundleHandlers(
   functions: readonly FunctionDefinition[],
 ): Promise<Map<string, string>> {
   const outdir = join(PROJECT_ROOT, 'node_modules', '.cache', 'sluice', 'functions');
-  await build({
-    entryPoints: Object.fromEntries(
-      functions.map((fn) => [fn.id, resolve(PROJECT_ROOT, fn.entry)]),
-    ),
-    outdir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'inline',
-    logLevel: 'error',
-  });
-  // esbuild's service process would otherwise stay for the life of `sluice up` (about 30 MB).
-  await stop();
+  bundling++;
+  try {
+    await build({
+      entryPoints: Object.fromEntries(
+        functions.map((fn) => [fn.id, resolve(PROJECT_ROOT, fn.entry)]),
+      ),
+      outdir,
+      outExtension: { '.js': '.mjs' },
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      sourcemap: 'inline',
+      logLevel: 'error',
+    });
+  } finally {
+    // esbuild's service process would otherwise stay for the life of `sluice up` (about 30 MB);
+    // stopping it under another stack's build in this process would fail that build.
+    if (--bundling === 0) await stop();
+  }
   return new Map(functions.map((fn) => [fn.id, join(outdir, `${fn.id}.mjs`)]));
 }
 

@@ -48,24 +48,35 @@ export interface LocalQueueOptions {
   readonly directory?: string;
 }
 
-/**
- * SQS with its Lambda event source mapping: batches, partial batch failures
- * (`batchItemFailures`), redelivery after the visibility timeout, and a dead-letter queue.
- * Delivery is at least once, as on AWS: a message is deleted only after its batch returned.
- */
 /** One line of the queue's journal; replaying them in order gives the queue's state. */
 type JournalEntry =
   | { readonly op: 'send'; readonly message: Message }
   | { readonly op: 'receive' | 'delete'; readonly messageId: string }
   | { readonly op: 'dead'; readonly letter: DeadLetter };
 
+/** The journal is rewritten once it holds this many times more lines than live messages. */
+const COMPACT_RATIO = 4;
+
+/** The message was not accepted: the queue is closed, and S3 must answer the upload with a 5xx. */
+export class QueueClosed extends Error {
+  override name = 'QueueClosed';
+}
+
+/**
+ * SQS with its Lambda event source mapping: batches, partial batch failures
+ * (`batchItemFailures`), redelivery after the visibility timeout, and a dead-letter queue.
+ * Delivery is at least once, as on AWS: a message is deleted only after its batch returned.
+ */
 export class LocalQueue {
   private readonly ready: Message[] = [];
+  /** Every message not yet deleted or dead-lettered: ready, delayed or being consumed. */
+  private readonly live = new Map<string, Message>();
   private readonly dead = new Map<string, DeadLetter>();
   private delayed = 0;
   private consuming = 0;
   private closed = false;
   private journal?: number;
+  private journalLines = 0;
 
   constructor(private readonly options: LocalQueueOptions) {
     const { directory } = options;
@@ -86,22 +97,24 @@ export class LocalQueue {
         if (message) message.receiveCount++;
       }
     }
-    this.ready.push(...[...pending.values()].sort((a, b) => a.sentAt - b.sentAt));
-    // Compacted to what is left, so the journal grows with the backlog, not with history.
-    const compacted: JournalEntry[] = [
-      ...this.ready.map((message) => ({ op: 'send' as const, message })),
-      ...[...this.dead.values()].map((letter) => ({ op: 'dead' as const, letter })),
-    ];
-    writeFileSync(`${path}.tmp`, compacted.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
-    renameSync(`${path}.tmp`, path);
-    this.journal = openSync(path, 'a');
+    for (const message of [...pending.values()].sort((a, b) => a.sentAt - b.sentAt)) {
+      this.ready.push(message);
+      this.live.set(message.messageId, message);
+    }
+    this.compact();
   }
 
-  /** Accepts a message; with a directory it is on disk before this returns. */
+  /**
+   * Accepts a message; with a directory it is on disk before this returns.
+   * @throws QueueClosed once the queue is closed
+   */
   send(body: string): void {
+    if (this.closed) throw new QueueClosed('The local upload queue is stopping');
     const message = { messageId: randomUUID(), body, sentAt: Date.now(), receiveCount: 0 };
     this.write({ op: 'send', message });
+    this.live.set(message.messageId, message);
     this.ready.push(message);
+    this.compactIfLong();
     this.pump();
   }
 
@@ -113,6 +126,11 @@ export class LocalQueue {
   /** No message waiting, delayed or being consumed. */
   get idle(): boolean {
     return this.ready.length === 0 && this.delayed === 0 && this.consuming === 0;
+  }
+
+  /** Messages waiting to be received (SQS's ApproximateNumberOfMessages). */
+  get visible(): number {
+    return this.ready.length;
   }
 
   /** Messages waiting or in flight (SQS's ApproximateNumberOfMessages plus NotVisible). */
@@ -141,8 +159,10 @@ export class LocalQueue {
       this.write({ op: 'delete', messageId: letter.messageId });
       this.write({ op: 'send', message });
       this.dead.delete(letter.messageId);
-      this.ready.push({ ...message });
+      this.live.set(message.messageId, message);
+      this.ready.push(message);
     }
+    this.compactIfLong();
     this.pump();
     return letters.length;
   }
@@ -165,17 +185,28 @@ export class LocalQueue {
       this.consuming++;
       void this.deliver(batch).finally(() => {
         this.consuming--;
+        if (!this.closed) this.compactIfLong();
         if (this.closed && this.consuming === 0) this.closeJournal();
         this.pump();
       });
     }
   }
 
-  private async deliver(batch: Message[]): Promise<void> {
+  private async deliver(delivered: Message[]): Promise<void> {
+    let batch = delivered;
     for (const message of batch) {
       message.receiveCount++;
       this.write({ op: 'receive', messageId: message.messageId });
     }
+    this.compactIfLong();
+    // SQS moves a message at its limit on the next receive, so one that crashes its consumer
+    // every time (and so never reports a failure) still reaches the DLQ.
+    const due = batch.filter((message) => message.receiveCount > this.options.maxReceiveCount);
+    for (const message of due) {
+      this.deadLetter(message, 'the consumer never finished a delivery (maxReceiveCount)');
+    }
+    batch = batch.filter((message) => !due.includes(message));
+    if (batch.length === 0) return;
     let failed: Set<string>;
     let reason = 'batch item failure';
     try {
@@ -191,12 +222,11 @@ export class LocalQueue {
     for (const message of batch) {
       if (!failed.has(message.messageId)) {
         this.write({ op: 'delete', messageId: message.messageId });
+        this.live.delete(message.messageId);
       } else if (this.closed) {
         // A stack that is stopping keeps what it could not finish for the next start.
       } else if (message.receiveCount >= this.options.maxReceiveCount) {
-        const letter: DeadLetter = { ...message, error: reason, movedAt: Date.now() };
-        this.write({ op: 'dead', letter });
-        this.dead.set(letter.messageId, letter);
+        this.deadLetter(message, reason);
       } else {
         this.delayed++;
         setTimeout(() => {
@@ -209,9 +239,41 @@ export class LocalQueue {
     }
   }
 
+  private deadLetter(message: Message, error: string): void {
+    const letter: DeadLetter = { ...message, error, movedAt: Date.now() };
+    this.write({ op: 'dead', letter });
+    this.live.delete(message.messageId);
+    this.dead.set(letter.messageId, letter);
+  }
+
   /** One write per entry: a kill -9 loses at most the entry being written. */
   private write(entry: JournalEntry): void {
-    if (this.journal !== undefined) writeSync(this.journal, `${JSON.stringify(entry)}\n`);
+    if (this.journal === undefined) return;
+    writeSync(this.journal, `${JSON.stringify(entry)}\n`);
+    this.journalLines++;
+  }
+
+  /** After the state is updated, never between a write and the change it records. */
+  private compactIfLong(): void {
+    if (this.journalLines > COMPACT_RATIO * (this.live.size + this.dead.size + 1000)) {
+      this.compact();
+    }
+  }
+
+  /** Rewrites the journal as what is left, so it grows with the backlog, not with history. */
+  private compact(): void {
+    const { directory } = this.options;
+    if (directory === undefined) return;
+    const path = join(directory, 'journal.jsonl');
+    const entries: JournalEntry[] = [
+      ...[...this.live.values()].map((message) => ({ op: 'send' as const, message })),
+      ...[...this.dead.values()].map((letter) => ({ op: 'dead' as const, letter })),
+    ];
+    writeFileSync(`${path}.tmp`, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''));
+    renameSync(`${path}.tmp`, path);
+    if (this.journal !== undefined) closeSync(this.journal);
+    this.journal = openSync(path, 'a');
+    this.journalLines = entries.length;
   }
 
   private record(message: Message): SQSRecord {

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Client } from '@aws-sdk/client-s3';
-import S3rver, { type S3rverEventRecord } from 's3rver';
+import S3rver, { type S3rverEventRecord, type S3rverObject, type S3rverStore } from 's3rver';
 import { closeServer, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
 
 export type S3ObjectCreatedReason = 'PutObject' | 'CopyObject' | 'CompleteMultipartUpload';
@@ -60,6 +60,42 @@ export interface LocalS3 {
   readonly endpoint: string;
   readonly bucket: string;
   close(): Promise<void>;
+}
+
+/**
+ * Writes an object beside the old one and renames it over, then its metadata: a reader sees the
+ * old object or the new one, never part of one. (A crash between the rename and the metadata
+ * can still leave the old ETag on the new bytes; the client got no answer, so it retries.)
+ */
+async function replaceObject(
+  store: S3rverStore,
+  path: string,
+  object: S3rverObject,
+): Promise<{ size: number; md5: string }> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.${randomUUID()}.tmp`;
+  const md5 = createHash('md5');
+  let size = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _encoding, next) {
+      md5.update(chunk);
+      size += chunk.length;
+      next(null, chunk);
+    },
+  });
+  const content = Buffer.isBuffer(object.content)
+    ? Readable.from([object.content])
+    : object.content;
+  try {
+    await pipeline(content, count, createWriteStream(temporary));
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  const digest = md5.digest('hex');
+  await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+  return { size, md5: digest };
 }
 
 /** Characters S3 leaves as they are in notification keys (Java form encoding, plus `/`). */
@@ -119,6 +155,12 @@ export async function startLocalS3(options: {
 }): Promise<LocalS3> {
   const { directory, bucket, onObjectCreated } = options;
   await mkdir(directory, { recursive: true });
+  // Objects a crash cut off mid-write: never listed, only taking disk.
+  for (const entry of await readdir(directory, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && /\._S3rver_object\.[0-9a-f-]{36}\.tmp$/.test(entry.name)) {
+      await rm(join(entry.parentPath, entry.name), { force: true });
+    }
+  }
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
@@ -150,32 +192,19 @@ export async function startLocalS3(options: {
   // and a crash mid-write leaves it so; its PUT can even answer before the bytes are written.
   // S3 replaces an object whole: write beside it, then rename over it.
   const store = server.store;
-  store.putObject = async (object) => {
+  // Two PUTs of one key at once would otherwise interleave one's bytes with the other's ETag.
+  const writing = new Map<string, Promise<unknown>>();
+  store.putObject = (object) => {
     const path = store.getResourcePath(object.bucket, object.key, 'object');
-    await mkdir(dirname(path), { recursive: true });
-    const temporary = `${path}.${randomUUID()}.tmp`;
-    const md5 = createHash('md5');
-    let size = 0;
-    const count = new Transform({
-      transform(chunk: Buffer, _encoding, next) {
-        md5.update(chunk);
-        size += chunk.length;
-        next(null, chunk);
-      },
-    });
-    const content = Buffer.isBuffer(object.content)
-      ? Readable.from([object.content])
-      : object.content;
-    try {
-      await pipeline(content, count, createWriteStream(temporary));
-      await rename(temporary, path);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
-    const digest = md5.digest('hex');
-    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
-    return { size, md5: digest };
+    const previous = writing.get(path) ?? Promise.resolve();
+    const put = previous.catch(() => {}).then(() => replaceObject(store, path, object));
+    writing.set(path, put);
+    void put
+      .finally(() => {
+        if (writing.get(path) === put) writing.delete(path);
+      })
+      .catch(() => {});
+    return put;
   };
 
   // s3rver's copy events carry no ETag; its store returns the copy's metadata just before the
@@ -216,11 +245,9 @@ export async function startLocalS3(options: {
         reason,
       },
     };
-    try {
-      onObjectCreated(event);
-    } catch (error) {
-      console.error('local S3: the onObjectCreated listener threw', error);
-    }
+    // Thrown here, inside s3rver's request, a listener's error (the queue refused the event)
+    // answers the upload with a 500, so the client retries instead of the event being lost.
+    onObjectCreated(event);
   };
 
   server.on('event', (s3rverEvent) => {
@@ -236,15 +263,18 @@ export async function startLocalS3(options: {
         continue;
       }
       // Not seen through the store wrapper: read the stored metadata instead.
-      store.getMetadata(record.s3.bucket.name, key).then(
-        (metadata) =>
+      store
+        .getMetadata(record.s3.bucket.name, key)
+        .then((metadata) =>
           deliver(
             record,
             etag ?? metadata.etag ?? '',
             size ?? Number(metadata['content-length'] ?? 0),
           ),
-        (error: unknown) => console.error(`local S3: no metadata for the event of ${key}`, error),
-      );
+        )
+        .catch((error: unknown) =>
+          console.error(`local S3: the event of ${key} was not delivered`, error),
+        );
     }
   });
   server.on('error', () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import {
   AwsJsonError,
   LOCAL_ACCOUNT_ID,
@@ -51,8 +52,13 @@ export class SqsApi {
     await this.server?.close();
   }
 
-  private url(name: string): string {
-    return `${this.endpoint}/${LOCAL_ACCOUNT_ID}/${name}`;
+  /**
+   * A queue's URL on the host the request came to (the edge, usually): SDKs send later calls to
+   * the host of the QueueUrl they were given.
+   */
+  private url(name: string, request: IncomingMessage): string {
+    const host = request.headers.host;
+    return `${host ? `http://${host}` : this.endpoint}/${LOCAL_ACCOUNT_ID}/${name}`;
   }
 
   /** The queue a URL or ARN names: 'queue' or 'dlq'. */
@@ -65,16 +71,16 @@ export class SqsApi {
     throw new AwsJsonError('QueueDoesNotExist', `The specified queue does not exist: ${urlOrArn}`);
   }
 
-  private readonly operations: Record<string, (body: Json) => unknown> = {
-    ListQueues: (body) => ({
+  private readonly operations: Record<string, (body: Json, request: IncomingMessage) => unknown> = {
+    ListQueues: (body, request) => ({
       QueueUrls: [this.options.queueName, this.options.deadLetterQueueName]
         .filter((name) => name.startsWith(body.QueueNamePrefix ?? ''))
-        .map((name) => this.url(name)),
+        .map((name) => this.url(name, request)),
     }),
-    GetQueueUrl: (body) => {
+    GetQueueUrl: (body, request) => {
       const which = this.which(body.QueueName);
       const name = which === 'queue' ? this.options.queueName : this.options.deadLetterQueueName;
-      return { QueueUrl: this.url(name) };
+      return { QueueUrl: this.url(name, request) };
     },
     GetQueueAttributes: (body) => {
       const { queue, queueName, deadLetterQueueName } = this.options;
@@ -82,8 +88,8 @@ export class SqsApi {
       return {
         Attributes: {
           QueueArn: arn(dlq ? deadLetterQueueName : queueName),
-          ApproximateNumberOfMessages: String(dlq ? queue.deadLetters.length : queue.depth),
-          ApproximateNumberOfMessagesNotVisible: '0',
+          ApproximateNumberOfMessages: String(dlq ? queue.deadLetters.length : queue.visible),
+          ApproximateNumberOfMessagesNotVisible: String(dlq ? 0 : queue.depth - queue.visible),
           ...(dlq
             ? {}
             : {

@@ -219,6 +219,12 @@ export class AwsChunkedDecoder extends Transform {
         }
         case 'data': {
           const take = Math.min(this.remaining, chunk.length - at);
+          // Caught before the bytes go on: S3 would otherwise store the first ones and answer 200.
+          if (this.expectedLength !== undefined && this.decoded + take > this.expectedLength) {
+            throw new MalformedChunkedBody(
+              `the aws-chunked body holds more than the ${this.expectedLength} bytes x-amz-decoded-content-length says`,
+            );
+          }
           this.push(chunk.subarray(at, at + take));
           at += take;
           this.remaining -= take;
@@ -578,6 +584,9 @@ export async function startEdgeRouter(options: EdgeRouterOptions): Promise<EdgeR
       chunked.on('error', (error) => {
         bodyError = error;
         upstream.destroy(error);
+        // Read the rest of the body away, so the 400 reaches a client still sending it.
+        request.unpipe(chunked);
+        request.resume();
       });
       request.pipe(chunked).pipe(upstream);
     } else {

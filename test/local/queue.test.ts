@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSEvent } from 'aws-lambda';
@@ -89,5 +89,26 @@ describe('the local upload queue on disk', () => {
     second.close();
     const third = queueOn(dir, consumeNothing);
     expect([third.depth, third.deadLetters.length]).toEqual([0, 0]);
+  });
+
+  it('keeps its journal to the backlog while it runs, not to every message it ever had', async () => {
+    // Prepare
+    dir = mkdtempSync(join(tmpdir(), 'sluice-queue-'));
+    let delivered = 0;
+    const queue = queueOn(dir, async (event) => {
+      delivered += event.Records.length;
+      return { batchItemFailures: [] };
+    });
+
+    // Act: 3,000 messages, each written as sent, received and deleted.
+    for (let i = 0; i < 3000; i++) queue.send(`{"n":${i}}`);
+    await until(() => queue.idle);
+    queue.close();
+
+    // Assess
+    const lines = readFileSync(join(dir, 'journal.jsonl'), 'utf8').split('\n').filter(Boolean);
+    expect(delivered).toBe(3000);
+    expect(lines.length).toBeLessThan(4 * 1000 + 1);
+    expect(queueOn(dir, consumeNothing).depth).toBe(0);
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resumePoint } from '#local/emulators/step-functions/history.ts';
 import { LocalStepFunctions } from '#local/emulators/step-functions/local-step-functions.ts';
 
 type Json = ReturnType<typeof JSON.parse>;
@@ -219,5 +220,55 @@ describe('durable executions', () => {
       expect.objectContaining({ name: 'once', status: 'SUCCEEDED' }),
     ]);
     await two.close();
+  });
+});
+
+describe('the history of a stopped or caught state', () => {
+  it('goes on after a restart where the Catch of a finished state went, not at its Next', () => {
+    // Prepare: Claim failed, was caught to RecordDuplicate, and the process died right after.
+    const history = [
+      { type: 'TaskStateEntered', stateEnteredEventDetails: { name: 'Claim', input: '{"a":1}' } },
+      {
+        type: 'TaskStateExited',
+        next: 'RecordDuplicate',
+        stateExitedEventDetails: { name: 'Claim', output: '{"a":1,"error":{}}' },
+      },
+    ].map((event, i) => ({ id: i + 1, previousEventId: i, timestamp: i, ...event }));
+    const states = { Claim: { Next: 'Route' }, RecordDuplicate: {}, Route: {} };
+
+    // Act
+    const point = resumePoint(states, history);
+
+    // Assess
+    expect(point).toEqual({ state: 'RecordDuplicate', input: { a: 1, error: {} } });
+  });
+
+  it('records one ExecutionAborted for a StopExecution, and refuses a name with a slash', async () => {
+    // Prepare
+    const { state, resolveTask } = tasks();
+    state.finish = () => new Promise(() => {});
+    const sfn = new LocalStepFunctions({
+      stateMachines: [{ arn: ARN, definition: DEFINITION }],
+      resolveTask,
+    });
+    const { executionArn } = sfn.startExecution({ stateMachineArn: ARN, input: '{"items":[]}' });
+    while (!entered(sfn, executionArn).includes('Finish')) {
+      await new Promise((wake) => setTimeout(wake, 5));
+    }
+
+    // Act
+    sfn.stopExecution({ executionArn, error: 'Ops', cause: 'stopped by hand' });
+    const stopped = await settle(sfn, executionArn);
+    const badName = () =>
+      sfn.startExecution({ stateMachineArn: ARN, name: '../escape', input: '{}' });
+
+    // Assess
+    expect(stopped).toMatchObject({ status: 'ABORTED', error: 'Ops', cause: 'stopped by hand' });
+    const types = sfn
+      .getExecutionHistory({ executionArn, maxResults: 1000 })
+      .events.map((e) => e.type);
+    expect(types.filter((type) => type === 'ExecutionAborted')).toHaveLength(1);
+    expect(badName).toThrow(expect.objectContaining({ name: 'InvalidName' }));
+    await sfn.close();
   });
 });

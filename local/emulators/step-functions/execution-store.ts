@@ -14,6 +14,9 @@ import type { HistoryEvent } from './history.ts';
 
 type Json = ReturnType<typeof JSON.parse>;
 
+/** Append descriptors kept open at most: well under a default limit of 1024 per process. */
+const OPEN_FILES = 128;
+
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 /** What DescribeExecution reports, kept as one small file per execution. */
@@ -93,7 +96,11 @@ export class MemoryJournal implements ExecutionJournal {
  * which `readLines` then drops.
  */
 export class ExecutionStore implements ExecutionJournal {
-  /** Append descriptors of running executions: opening a file per event cost more than the write. */
+  /**
+   * Append descriptors of running executions, the most recently used last: opening a file per
+   * event cost more than the write, and a bounded set keeps thousands of running executions
+   * within the process's file limit.
+   */
   private readonly open = new Map<string, number>();
 
   constructor(private readonly directory: string) {}
@@ -142,10 +149,16 @@ export class ExecutionStore implements ExecutionJournal {
   /** One write per line, so a kill -9 loses at most the line being written. */
   private append(path: string, value: unknown): void {
     let fd = this.open.get(path);
+    this.open.delete(path);
     if (fd === undefined) {
       fd = openSync(path, 'a');
-      this.open.set(path, fd);
+      const [oldest, oldestFd] = this.open.entries().next().value ?? [];
+      if (this.open.size >= OPEN_FILES && oldest !== undefined && oldestFd !== undefined) {
+        closeSync(oldestFd);
+        this.open.delete(oldest);
+      }
     }
+    this.open.set(path, fd);
     writeSync(fd, `${JSON.stringify(value)}\n`);
   }
 

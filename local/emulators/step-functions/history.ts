@@ -8,6 +8,8 @@ export interface HistoryEvent {
   readonly type: string;
   /** The Map iteration a nested state ran in; kept for redrive, not part of AWS's shape. */
   readonly index?: number;
+  /** On the exit of a state a Catch took: where it went. Ours, for resuming, like `index`. */
+  readonly next?: string;
   readonly [detail: string]: Json;
 }
 
@@ -29,12 +31,13 @@ function taskResource(resource: string): { resourceType: string; resource: strin
  * Maps one event of the interpreter's log to GetExecutionHistory's events, in AWS's shapes, so
  * the SDK (which drops members it does not know) delivers what the console and the CLI read,
  * and they read local and AWS histories alike: a Task attempt is a TaskScheduled, its failure
- * a TaskFailed, and a retry another TaskScheduled. `resources` names each Task's resource.
+ * a TaskFailed, and a retry another TaskScheduled. `resources` names each Task's resource;
+ * `caught` holds, per run of a state, the Catch target it is going to.
  */
 export function historyEvents(
   event: Json,
   resources: ReadonlyMap<string, string>,
-  caught: Set<string>,
+  caught: Map<string, string>,
 ): HistoryEventBody[] {
   const { timestamp } = event as { timestamp: number };
   const index = typeof event.index === 'number' ? { index: event.index } : {};
@@ -85,14 +88,17 @@ export function historyEvents(
       return task ? [entered, scheduled()] : [entered];
     }
     case 'StateExited': {
+      const next = caught.get(slot);
+      caught.delete(slot);
       const exited: HistoryEventBody = {
         type: `${event.state.type}StateExited`,
         timestamp,
         ...index,
+        ...(next === undefined ? {} : { next }),
         stateExitedEventDetails: { name, output: text(event.state.output) },
       };
       // A caught Task exits on its Catch's path, with no TaskSucceeded, as on AWS.
-      if (!task || caught.delete(slot)) return [exited];
+      if (!task || next !== undefined) return [exited];
       const succeeded: HistoryEventBody = {
         type: 'TaskSucceeded',
         timestamp,
@@ -145,7 +151,14 @@ export function historyEvents(
       ];
     }
     case 'StateCaught':
-      caught.add(slot);
+      caught.set(slot, event.catch?.catcher?.Next ?? '');
+      return [];
+    case 'ExecutionTimeout':
+      return [{ type: 'ExecutionTimedOut', timestamp }];
+    case 'ParallelBranchStarted':
+    case 'ParallelBranchSucceeded':
+    case 'ParallelBranchFailed':
+      // Not AWS's: a Parallel's history is its states'.
       return [];
     default:
       return [{ type: event.type, timestamp }];
@@ -176,14 +189,15 @@ export interface ResumePoint {
 
 /**
  * The top-level state an execution was in when it stopped: the last one entered, run again with
- * the input it had. A state that had exited goes on at its `Next`, so nothing that finished runs
- * twice; a Choice is evaluated again. Undefined when the execution never entered a state.
+ * the input it had. A state that had exited goes on where it went (its `Next`, or the target of
+ * the Catch that took it), so nothing that finished runs twice; a Choice is evaluated again.
+ * Undefined when the execution never entered a state.
  */
 export function resumePoint(
   states: Readonly<Record<string, Json>>,
   history: readonly HistoryEvent[],
 ): ResumePoint | undefined {
-  let last: { name: string; input: Json; output?: Json } | undefined;
+  let last: { name: string; input: Json; output?: Json; next?: string } | undefined;
   for (const event of history) {
     const entered = enteredName(event);
     if (entered !== undefined && entered in states && event.index === undefined) {
@@ -192,10 +206,12 @@ export function resumePoint(
     const exited = exitedName(event);
     if (last && exited === last.name && event.index === undefined) {
       last.output = JSON.parse(event.stateExitedEventDetails.output ?? 'null');
+      last.next = event.next;
     }
   }
   if (!last) return undefined;
-  const next = states[last.name]?.Next;
+  // A state a Catch took goes on at the Catch's target, with the error in its output.
+  const next = last.next || states[last.name]?.Next;
   if (last.output !== undefined && typeof next === 'string') {
     return { state: next, input: last.output };
   }

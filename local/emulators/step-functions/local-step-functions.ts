@@ -71,6 +71,10 @@ export interface LocalStepFunctionsOptions {
 const REDRIVE_WINDOW_MS = 14 * 24 * 60 * 60 * 1000;
 const REDRIVABLE: ReadonlySet<ExecutionStatus> = new Set(['FAILED', 'ABORTED', 'TIMED_OUT']);
 
+/** AWS's rule for execution names. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+const VALID_NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
+
 const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
 
 class Machine {
@@ -187,14 +191,15 @@ export class LocalStepFunctions {
   }
 
   startExecution(request: { stateMachineArn: string; name?: string; input?: string }) {
-    const machine = this.machines.get(request.stateMachineArn);
-    if (!machine) {
+    this.machineOf(request.stateMachineArn);
+    const name = request.name ?? randomUUID();
+    // The name becomes a file name, too.
+    if (!VALID_NAME.test(name)) {
       throw new AwsJsonError(
-        'StateMachineDoesNotExist',
-        `State Machine Does Not Exist: '${request.stateMachineArn}'`,
+        'InvalidName',
+        `Invalid Name: '${name}' (1 to 80 characters, no whitespace, brackets, wildcards, control characters or any of "#%\\^|~\`$&,;:/)`,
       );
     }
-    const name = request.name ?? randomUUID();
     const input = request.input ?? '{}';
     const executionArn = `${request.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     const existing = this.executions.get(executionArn);
@@ -222,8 +227,8 @@ export class LocalStepFunctions {
       input,
       redriveCount: 0,
     };
-    this.executions.set(executionArn, record);
     this.store.save(record);
+    this.executions.set(executionArn, record);
     this.launch(record, [], undefined);
     return { executionArn, startDate: seconds(record.startDate) };
   }
@@ -276,12 +281,7 @@ export class LocalStepFunctions {
     maxResults?: number;
     nextToken?: string;
   }) {
-    if (!this.machines.has(request.stateMachineArn)) {
-      throw new AwsJsonError(
-        'StateMachineDoesNotExist',
-        `State Machine Does Not Exist: '${request.stateMachineArn}'`,
-      );
-    }
+    this.machineOf(request.stateMachineArn);
     const all = [...this.executions.values()]
       .filter((e) => e.stateMachineArn === request.stateMachineArn)
       .filter((e) => !request.statusFilter || e.status === request.statusFilter)
@@ -317,6 +317,14 @@ export class LocalStepFunctions {
       record.cause = request.cause;
       run.stopped = true;
       run.abort();
+    } else if (record.status === 'RUNNING' && this.interrupted.includes(record)) {
+      // Not resumed yet: it stops where the last process left it.
+      this.interrupted.splice(this.interrupted.indexOf(record), 1);
+      record.status = 'ABORTED';
+      record.stopDate = Date.now();
+      record.error = request.error;
+      record.cause = request.cause;
+      this.store.save(record);
     }
     return { stopDate: seconds(Date.now()) };
   }
@@ -331,13 +339,7 @@ export class LocalStepFunctions {
   }
 
   describeStateMachine(request: { stateMachineArn: string }) {
-    const machine = this.machines.get(request.stateMachineArn);
-    if (!machine) {
-      throw new AwsJsonError(
-        'StateMachineDoesNotExist',
-        `State Machine Does Not Exist: '${request.stateMachineArn}'`,
-      );
-    }
+    const machine = this.machineOf(request.stateMachineArn);
     return {
       stateMachineArn: machine.arn,
       name: machine.name,
@@ -389,8 +391,17 @@ export class LocalStepFunctions {
   }
 
   private machine(record: ExecutionRecord): Machine {
-    const machine = this.machines.get(record.stateMachineArn);
-    if (!machine) throw new Error(`No state machine ${record.stateMachineArn}`);
+    return this.machineOf(record.stateMachineArn);
+  }
+
+  private machineOf(stateMachineArn: string): Machine {
+    const machine = this.machines.get(stateMachineArn);
+    if (!machine) {
+      throw new AwsJsonError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${stateMachineArn}'`,
+      );
+    }
     return machine;
   }
 
@@ -433,7 +444,7 @@ export class LocalStepFunctions {
       history.push(stored);
       store.appendHistory(record, stored);
     };
-    const caught = new Set<string>();
+    const caught = new Map<string, string>();
     if (opening) append(opening);
 
     const run: Run = { abort: () => {}, settled: Promise.resolve(), stopped: false, history };
@@ -451,9 +462,16 @@ export class LocalStepFunctions {
         const checkpoint = checkpoints.get(`${state}\0${key}`);
         if (checkpoint !== undefined) return structuredClone(checkpoint);
         const output = await handler(input);
+        // A task that outlived its run (stopped, or the stack closing) has no run to resume.
+        if (this.runs.get(record.executionArn) !== run) return output;
         const task: TaskCheckpoint = { state, input: key, output: output ?? null };
         checkpoints.set(`${state}\0${key}`, task.output);
-        store.appendTask(record, task);
+        try {
+          store.appendTask(record, task);
+        } catch (error) {
+          // Only an optimisation for a resume: the task is safe to run again.
+          console.error(`local Step Functions: no checkpoint for ${state}: ${error}`);
+        }
         return output;
       };
     }
@@ -462,11 +480,11 @@ export class LocalStepFunctions {
     const execution = machine.interpreter(start?.state ?? machine.definition.StartAt).run(input, {
       overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: machine.retries },
       context: {
+        // The interpreter sets StartTime and Input itself, from this run: a resumed run sees
+        // its own start and input there, unlike on AWS. Only Begin reads StartTime.
         Execution: {
           Id: record.executionArn,
           Name: record.name,
-          StartTime: new Date(record.startDate).toISOString(),
-          Input: JSON.parse(record.input),
           RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local`,
           RedriveCount: record.redriveCount,
         },
@@ -501,9 +519,6 @@ export class LocalStepFunctions {
               : 'FAILED';
         record.error ??= failure.name;
         record.cause ??= failure.message;
-        if (record.status === 'ABORTED') {
-          append({ type: 'ExecutionAborted', timestamp: Date.now() });
-        }
       } finally {
         await logging.catch(() => {});
       }
