@@ -9,8 +9,8 @@ import { parseArgs } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
 import sharp from 'sharp';
-import { runFiles } from '#local/stack/run-files.ts';
 import { LocalStack } from '#local/stack/stack.ts';
+import { runFiles } from '../cli/ops/run-files.ts';
 
 const { values } = parseArgs({ options: { files: { type: 'string', default: '20' } } });
 const count = Number(values.files);

@@ -79,7 +79,7 @@ export function redriveCommand(deps: OpsDeps = {}): Command {
   withOpsOptions(command).addHelpText(
     'after',
     '\nOutput (-o json): an array of { key, executionArn, lastError, action }, where action is\n' +
-      '"redrive from <state>" or "skip: why"; without --dry-run each also has\n' +
+      '"redrive (it stopped in <state>)" or "skip: why"; without --dry-run each also has\n' +
       'result: { status, redriveCount, error } (null when skipped). Only FAILED, ABORTED and\n' +
       'TIMED_OUT executions that closed in the last 14 days can be redriven, as on AWS.\n' +
       'With --dlq: [{ queue, queueArn, messages, action }] (and result: { taskHandle }), through\n' +

@@ -49,7 +49,8 @@ export function replayCommand(deps: OpsDeps = {}): Command {
       'executionArn is the latest attempt\'s and action is "replay as attempt N" or "skip: why";\n' +
       'without --dry-run each also has result: { attempt, executionArn, status, error } (null\n' +
       'when skipped). A file whose latest attempt still runs, or whose key holds a newer upload,\n' +
-      'is skipped. Running the same replay twice starts each attempt once.\n' +
+      'is skipped. A replay run again while its attempt still runs waits for it instead of\n' +
+      'starting another; result.status NOT_STARTED (with its error) says an attempt could not start.\n' +
       `${TARGET_HELP}\n\n` +
       'Exit codes: 0 planned (--dry-run), or every replayed file ended SUCCEEDED;\n' +
       '            1 a replayed file ended otherwise, or the stack failed to answer;\n' +

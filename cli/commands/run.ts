@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import type { FileOutcome } from '#local/stack/run-files.ts';
 import { EXIT_USAGE } from '../exit-codes.ts';
 import { formatTable } from '../ops/output.ts';
+import type { FileOutcome } from '../ops/run-files.ts';
 
 const DEFAULT_DATA_DIR = '.sluice';
 
@@ -59,7 +59,7 @@ export function runCommand(): Command {
       // The emulators load only when a run needs them, so other commands start fast.
       const [{ startService }, { runFiles }] = await Promise.all([
         import('#local/service/service.ts'),
-        import('#local/stack/run-files.ts'),
+        import('../ops/run-files.ts'),
       ]);
       // An in-process `sluice up` on a free port: the same lock, endpoint and endpoint.json,
       // so `sluice watch` or `sluice executions --data-dir` can follow a run from elsewhere.
@@ -87,7 +87,7 @@ export function runCommand(): Command {
       let outcomes: FileOutcome[];
       try {
         outcomes = await runFiles(stack, resolve(dir), {
-          onUploaded: (_key, done, total) => progress(`uploaded ${done}/${total}`),
+          onUploaded: (done, total) => progress(`uploaded ${done}/${total}`),
           onProgress: (p) =>
             progress(
               `running: ${p.runningExecutions} execution(s), ${p.invocations} invocation(s)`,

@@ -23,7 +23,7 @@ export function upCommand(): Command {
   return new Command('up')
     .description(
       'Run the local stack as a service on one endpoint, until Ctrl-C or SIGTERM. Every AWS API ' +
-        'it emulates (S3, DynamoDB, Kinesis, Step Functions) answers on http://127.0.0.1:<port>, ' +
+        'it emulates (S3, DynamoDB, Kinesis, Step Functions, SQS) answers on http://127.0.0.1:<port>, ' +
         'routed by the SigV4 credential scope, with any credentials: the AWS CLI, boto3 and the ' +
         "SDKs work unchanged with only AWS_ENDPOINT_URL. Uploads under incoming/ start the pipeline as 'run' does.",
     )
@@ -42,8 +42,8 @@ export function upCommand(): Command {
         'AWS_ENDPOINT_URL sends every client (aws, boto3, SDK v3) to the one endpoint. The credentials can\n' +
         'be anything: nothing is checked. The region is the one the resource ARNs are in: SDK v3 reads\n' +
         'AWS_REGION, the AWS CLI v1 and boto3 read AWS_DEFAULT_REGION.\n\n' +
-        'It writes <data-dir>/endpoint.json (endpoint, bucket, table, stream, stateMachines, pid, region,\n' +
-        'logDir) and removes it on stop; GET /_sluice/endpoint answers the same, and /_sluice/health\n' +
+        'It writes <data-dir>/endpoint.json (endpoint, bucket, table, stream, stateMachines, queues,\n' +
+        'pid, region, logDir) and removes it on stop; GET /_sluice/endpoint answers the same, and /_sluice/health\n' +
         "reports each service, like LocalStack's /_localstack/health.\n\n" +
         'Exit codes: 0 stopped cleanly on Ctrl-C or SIGTERM;\n' +
         '            1 the stack broke, or did not stop in time;\n' +

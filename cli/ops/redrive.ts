@@ -39,7 +39,7 @@ interface Planned extends RedrivePlanItem {
 }
 
 export interface RedriveSelection {
-  /** Executions named on the command line; else every closed one of `statuses`. */
+  /** Executions named on the command line (still filtered by `statuses`); else every closed one. */
   readonly executionArns?: readonly string[];
   readonly statuses?: readonly ExecutionStatus[];
   readonly since?: Date;
@@ -108,6 +108,14 @@ export async function planRedrive(
   const plan: Planned[] = [];
   for (const executionArn of arns) {
     const execution = await describe(target, executionArn);
+    const status = execution.status as ExecutionStatus;
+    if (
+      selection.executionArns?.length &&
+      selection.statuses &&
+      !selection.statuses.includes(status)
+    ) {
+      continue;
+    }
     const lastError =
       execution.error || execution.cause
         ? recordedError({ Error: execution.error ?? 'Error', Cause: execution.cause })
@@ -120,7 +128,7 @@ export async function planRedrive(
       lastError,
       redrivable,
       action: redrivable
-        ? `redrive from ${state ?? 'the start'}`
+        ? `redrive (it stopped in ${state ?? 'no state'})`
         : `skip: ${execution.status} executions cannot be redriven${execution.redriveStatusReason ? ` (${execution.redriveStatusReason})` : ''}`,
     });
   }

@@ -1,5 +1,5 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { attemptExecutionName, fileRef } from '#commons/file-ref.ts';
 import { RunLedger } from '#commons/run-ledger.ts';
 import type { FileRef, ProcessFileInput, RecordedError } from '#commons/types.ts';
@@ -114,9 +114,41 @@ export async function planReplay(
 /** The plan as printed: without what only the run needs. */
 export const planView = ({ replay, ...item }: Planned): ReplayPlanItem => item;
 
+/** Attempt numbers tried past the planned one, when earlier replays left executions behind. */
+const ATTEMPT_SEARCH = 10;
+
 /**
- * Starts a new attempt for each replayable item, named after the version and the attempt so
- * that running the same replay twice starts it once, then waits for them to close.
+ * Starts attempt `attempt` of a version, named after the version and the attempt. A name that
+ * exists already is a replay started before: one still running is waited for, and one that
+ * closed without recording an attempt (stopped before its Claim) is passed over for the next.
+ */
+async function startAttempt(
+  target: OpsTarget,
+  stateMachineArn: string,
+  file: FileRef,
+  planned: number,
+): Promise<{ executionArn: string; attempt: number }> {
+  for (let attempt = planned; attempt < planned + ATTEMPT_SEARCH; attempt++) {
+    const name = attemptExecutionName(file, attempt);
+    const input: ProcessFileInput = { file, attempt };
+    try {
+      const started = await target.sfn.send(
+        new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
+      );
+      return { executionArn: started.executionArn ?? '', attempt };
+    } catch (error) {
+      if ((error as Error).name !== 'ExecutionAlreadyExists') throw error;
+      const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+      const existing = await target.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (existing.status === 'RUNNING') return { executionArn, attempt };
+    }
+  }
+  throw new Error(`attempts ${planned} to ${planned + ATTEMPT_SEARCH - 1} all exist already`);
+}
+
+/**
+ * Starts a new attempt for each replayable item, then waits for them to close. An item that
+ * could not start has its error in its result; the others go on.
  */
 export async function runReplay(
   target: OpsTarget,
@@ -126,28 +158,40 @@ export async function runReplay(
 ): Promise<ReplayResult[]> {
   const stateMachineArn = target.names.stateMachines.ProcessFile;
   if (!stateMachineArn) throw new Error('the stack names no ProcessFile state machine');
-  const started = new Map<Planned, string>();
+  const started = new Map<Planned, { executionArn: string; attempt: number }>();
+  const refused = new Map<Planned, RecordedError>();
   for (const item of plan) {
     if (!item.replay) continue;
-    const input: ProcessFileInput = { file: item.replay.file, attempt: item.replay.attempt };
-    const { executionArn } = await target.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn,
-        name: attemptExecutionName(item.replay.file, item.replay.attempt),
-        input: JSON.stringify(input),
-      }),
-    );
-    if (executionArn) started.set(item, executionArn);
+    try {
+      started.set(
+        item,
+        await startAttempt(target, stateMachineArn, item.replay.file, item.replay.attempt),
+      );
+    } catch (error) {
+      const failure = error as Error;
+      refused.set(item, { name: failure.name, message: failure.message });
+    }
   }
-  const closed = await waitUntilClosed(target, [...started.values()], signal, onProgress);
+  const arns = [...started.values()].map((attempt) => attempt.executionArn);
+  const closed = await waitUntilClosed(target, arns, signal, onProgress);
   const ledger = new RunLedger(target.dynamodb, target.names.table);
   const results: ReplayResult[] = [];
   for (const item of plan) {
-    const executionArn = started.get(item);
-    if (!item.replay || !executionArn) {
+    const start = started.get(item);
+    const error = refused.get(item);
+    if (!item.replay || (!start && !error)) {
       results.push({ ...planView(item), result: null });
       continue;
     }
+    if (!start) {
+      const attempt = item.replay.attempt;
+      results.push({
+        ...planView(item),
+        result: { attempt, executionArn: '', status: 'NOT_STARTED', error: error ?? null },
+      });
+      continue;
+    }
+    const { executionArn, attempt } = start;
     const recorded = (await ledger.history(item.replay.file.bucket, item.key)).find(
       (entry) => entry.executionId === executionArn && entry.status !== 'SKIPPED_DUPLICATE',
     );
@@ -156,7 +200,7 @@ export async function runReplay(
     results.push({
       ...planView(item),
       result: {
-        attempt: item.replay.attempt,
+        attempt,
         executionArn,
         status: final ? recorded.status : (execution?.status ?? 'RUNNING'),
         error: final ? recorded.error : (execution?.error ?? null),

@@ -67,7 +67,7 @@ async function listFiles(dir: string): Promise<string[]> {
  * Where each file goes. A file: `incoming/<dataset>/<name>` (`default` without `--dataset`). A
  * dir with `--dataset`: `incoming/<dataset>/<relative path>`. A dir without: as `sluice run`
  * does, its first-level folders are the datasets, `schemas/*` goes to `schemas/`, and files at
- * its top go to `incoming/default/`.
+ * its top go to `incoming/` itself (dataset `default`).
  * @throws NothingToUpload, InvalidOption
  */
 export async function planUploads(path: string, dataset?: string): Promise<PlannedUpload[]> {
@@ -93,8 +93,7 @@ export async function planUploads(path: string, dataset?: string): Promise<Plann
       if (dataset !== undefined) key = `${INCOMING_PREFIX}${dataset}/${file}`;
       else if (file.startsWith(`${SCHEMAS_DIR}/`))
         key = `${SCHEMAS_PREFIX}${file.slice(SCHEMAS_DIR.length + 1)}`;
-      else if (file.includes('/')) key = `${INCOMING_PREFIX}${file}`;
-      else key = `${INCOMING_PREFIX}${DEFAULT_DATASET}/${file}`;
+      else key = `${INCOMING_PREFIX}${file}`;
       const full = join(absolute, file);
       return { path: full, key, bytes: (await stat(full)).size };
     }),

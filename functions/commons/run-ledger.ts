@@ -4,7 +4,8 @@ import { ledgerKey } from './outcome.ts';
 import type { FileRef } from './types.ts';
 
 /**
- * The run ledger: one item per file version, plus one per skipped duplicate event. The client and
+ * The run ledger: one item per attempt at a file version (a replay is another attempt), plus one
+ * per skipped duplicate event. The client and
  * table come through the constructor, so the CLI, tests and functions share this code.
  */
 export class RunLedger {

@@ -101,7 +101,7 @@ export async function serveJsonProtocol(
       }
       send(200, run(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'), request));
     } catch (error) {
-      if (request.destroyed || response.destroyed) return;
+      if (response.destroyed || request.socket.destroyed) return;
       const failure = error as Error;
       const known = failure instanceof AwsJsonError;
       send(known ? 400 : 500, {

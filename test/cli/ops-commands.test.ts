@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FileOutcome, runFiles } from '#local/stack/run-files.ts';
 import { LocalStack } from '#local/stack/stack.ts';
 import { executionsCommand } from '../../cli/commands/executions.ts';
 import { showCommand } from '../../cli/commands/show.ts';
@@ -12,6 +11,7 @@ import { uploadCommand } from '../../cli/commands/upload.ts';
 import { watchCommand } from '../../cli/commands/watch.ts';
 import type { FileView } from '../../cli/ops/file-view.ts';
 import type { ExecutionRow } from '../../cli/ops/ledger-view.ts';
+import { type FileOutcome, runFiles } from '../../cli/ops/run-files.ts';
 import { type OpsTarget, targetFromLocalStack } from '../../cli/ops/target.ts';
 import type { UploadResult } from '../../cli/ops/uploads.ts';
 import type { WatchEvent } from '../../cli/ops/watch.ts';
@@ -412,7 +412,7 @@ describe('sluice upload', () => {
     expect(run.code).toBe(0);
     expect(json<UploadResult[]>(run.stdout).map((r) => [r.key, r.etag])).toEqual([
       ['incoming/blobs/big.bin', null],
-      ['incoming/default/loose.csv', null],
+      ['incoming/loose.csv', null],
       ['incoming/orders/march.csv', null],
     ]);
     await expect(
@@ -443,7 +443,7 @@ describe('sluice upload', () => {
     const results = json<UploadResult[]>(all.stdout);
     expect(results.map((r) => r.key)).toEqual([
       'incoming/blobs/big.bin',
-      'incoming/default/loose.csv',
+      'incoming/loose.csv',
       'incoming/orders/march.csv',
     ]);
     for (const result of results) {

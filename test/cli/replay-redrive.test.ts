@@ -14,10 +14,10 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localKinesisClient } from '#local/emulators/kinesis.ts';
-import { runFiles } from '#local/stack/run-files.ts';
 import { LocalStack } from '#local/stack/stack.ts';
 import { redriveCommand } from '../../cli/commands/redrive.ts';
 import { replayCommand } from '../../cli/commands/replay.ts';
+import { runFiles } from '../../cli/ops/run-files.ts';
 import { type OpsTarget, targetFromLocalStack } from '../../cli/ops/target.ts';
 import { runOps } from './ops-helpers.ts';
 
@@ -166,7 +166,7 @@ describe('sluice redrive', () => {
       key: 'incoming/ledgers/april.csv',
       executionArn,
       lastError: expect.objectContaining({ name: 'ResourceNotFoundException' }),
-      action: 'redrive from PublishAggregates',
+      action: 'redrive (it stopped in PublishAggregates)',
     });
     expect(redrive.code).toBe(0);
     expect(JSON.parse(redrive.stdout)).toEqual([

@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { FileOutcome } from '#local/stack/run-files.ts';
 import { LocalStack } from '#local/stack/stack.ts';
 import { writeSmallFiles } from '../../bench/small-files.ts';
+import type { FileOutcome } from '../../cli/ops/run-files.ts';
 
 const FINAL = new Set(['SUCCEEDED', 'QUARANTINED', 'FAILED']);
 const work = mkdtempSync(join(tmpdir(), 'sluice-crash-'));

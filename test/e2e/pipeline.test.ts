@@ -11,8 +11,8 @@ import {
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '#local/emulators/s3.ts';
-import { type FileOutcome, runFiles } from '#local/stack/run-files.ts';
 import { LocalStack } from '#local/stack/stack.ts';
+import { type FileOutcome, runFiles } from '../../cli/ops/run-files.ts';
 import type { AggregateRecord } from '../../functions/commons/types.ts';
 
 // One local stack for the whole file: starting it and warming the functions is the slow part.

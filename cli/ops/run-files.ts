@@ -1,12 +1,10 @@
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { INCOMING_PREFIX, SCHEMAS_PREFIX } from '#commons/constants.ts';
+import { INCOMING_PREFIX } from '#commons/constants.ts';
 import { kindOf } from '#commons/file-ref.ts';
-import type { LedgerItem } from '#commons/outcome.ts';
 import type { FileKind, FileStatus, RecordedError } from '#commons/types.ts';
-import type { LocalStack, Progress } from './stack.ts';
+import type { LocalStack, Progress } from '#local/stack/stack.ts';
+import { versionTagOf } from './ledger-view.ts';
+import { targetFromLocalStack } from './target.ts';
+import { planUploads, uploadFiles } from './uploads.ts';
 
 /** What happened to one file: the `sluice run --json` contract. */
 export interface FileOutcome {
@@ -21,7 +19,7 @@ export interface FileOutcome {
 }
 
 export interface RunFilesOptions {
-  readonly onUploaded?: (key: string, done: number, total: number) => void;
+  readonly onUploaded?: (done: number, total: number) => void;
   readonly onProgress?: (progress: Progress) => void;
 }
 
@@ -31,70 +29,29 @@ const FINAL: ReadonlySet<string> = new Set([
   'QUARANTINED',
   'SKIPPED_DUPLICATE',
 ]);
-/** Folder of a run directory whose files configure datasets instead of being data. */
-const SCHEMAS_DIR = 'schemas';
-
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const files: string[] = [];
-  for (const entry of entries) {
-    if (entry.name.startsWith('.')) continue;
-    const path = join(entry.parentPath, entry.name);
-    // A symlinked file is uploaded like any other; only directories are walked.
-    if (entry.isFile() || (entry.isSymbolicLink() && (await stat(path)).isFile())) {
-      files.push(relative(dir, path).split(sep).join('/'));
-    }
-  }
-  return files.sort();
-}
 
 /**
- * Uploads a directory as a data team would: `<dir>/schemas/*` to `schemas/`, everything else to
- * `incoming/<relative path>`. Waits until the pipeline is idle and reads each file's outcome of
- * this run from the ledger.
+ * Uploads a directory as `sluice upload` does (`<dir>/schemas/*` to `schemas/`, everything else
+ * to `incoming/<relative path>`), waits until the pipeline is idle, and reads each file's outcome
+ * of this run from the ledger. A file whose upload failed has no outcome: it shows as MISSING.
  */
 export async function runFiles(
   stack: LocalStack,
   dir: string,
   options: RunFilesOptions = {},
 ): Promise<FileOutcome[]> {
-  const files = await listFiles(dir);
-  const schemas = files.filter((file) => file.startsWith(`${SCHEMAS_DIR}/`));
-  const data = files.filter((file) => !file.startsWith(`${SCHEMAS_DIR}/`));
-  const put = async (file: string, key: string) => {
-    const path = join(dir, file);
-    await stack.s3.send(
-      new PutObjectCommand({
-        Bucket: stack.names.bucketName,
-        Key: key,
-        Body: createReadStream(path),
-        ContentLength: (await stat(path)).size,
-      }),
-    );
-  };
-  for (const file of schemas)
-    await put(file, `${SCHEMAS_PREFIX}${file.slice(SCHEMAS_DIR.length + 1)}`);
-
+  const plan = await planUploads(dir);
+  const data = plan.filter((file) => file.key.startsWith(INCOMING_PREFIX));
   // S3 event times have whole seconds, so this run's events are those from this second on;
   // finish times have milliseconds.
   const startedAt = Date.now();
   const since = Math.floor(startedAt / 1000) * 1000;
-  const keys = data.map((file) => `${INCOMING_PREFIX}${file}`);
-  let uploaded = 0;
-  const queue = [...data];
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-        await put(file, `${INCOMING_PREFIX}${file}`);
-        options.onUploaded?.(`${INCOMING_PREFIX}${file}`, ++uploaded, data.length);
-      }
-    }),
+  await uploadFiles(targetFromLocalStack(stack), plan, (progress) =>
+    options.onUploaded?.(progress.filesDone, progress.files),
   );
   await stack.waitForIdle(options.onProgress);
-  return Promise.all(keys.map((key) => outcomeOf(stack, key, since, startedAt)));
+  return Promise.all(data.map((file) => outcomeOf(stack, file.key, since, startedAt)));
 }
-
-const versionOf = (item: LedgerItem): string => item.versionTag ?? item.sk.split('#')[0] ?? '';
 
 /**
  * The outcome of the version this run uploaded: its latest attempt. A version that an earlier
@@ -110,7 +67,7 @@ async function outcomeOf(
   const history = await stack.ledger.history(stack.names.bucketName, key);
   const event = history.filter((item) => Date.parse(item.receivedAt) >= since).at(-1);
   const latest = history
-    .filter((item) => event && versionOf(item) === versionOf(event))
+    .filter((item) => event && versionTagOf(item) === versionTagOf(event))
     .filter((item) => item.status !== 'SKIPPED_DUPLICATE')
     .sort((a, b) => (a.attempt ?? 1) - (b.attempt ?? 1))
     .at(-1);
