@@ -54,7 +54,7 @@ export function uploadCommand(deps: OpsDeps = {}): Command {
         'incoming/<dataset>/<relative path>; without, as `sluice run` does, its first-level ' +
         'folders are the datasets (<dir>/orders/jan.csv becomes incoming/orders/jan.csv), ' +
         '<dir>/schemas/* goes to schemas/ (first), and files at its top go to incoming/ (dataset default). ' +
-        'Hidden files and folders are left out.  uploads the same way.',
+        'Hidden files and folders are left out.',
     )
     .argument('<path>', 'a file or a directory')
     .option('--dataset <dataset>', 'the dataset (folder under incoming/) for every file')
