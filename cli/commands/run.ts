@@ -1,10 +1,9 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { DEFAULT_DATA_DIR } from '#local/service/endpoint-file.ts';
 import { EXIT_USAGE } from '../exit-codes.ts';
 import { formatTable } from '../ops/output.ts';
 import type { FileOutcome } from '../ops/run-files.ts';
-
-const DEFAULT_DATA_DIR = '.sluice';
 
 function table(outcomes: readonly FileOutcome[]): string {
   return formatTable(

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_DATA_DIR } from '#local/service/endpoint-file.ts';
 import { EXIT_USAGE } from '../exit-codes.ts';
 
-const DEFAULT_DATA_DIR = '.sluice';
 /** Same as DEFAULT_PORT in local/service/service.ts, which loads only when `up` runs. */
 const DEFAULT_PORT = 4599;
 /** A stop that takes longer than this is stuck: exit rather than hang the terminal. */

@@ -350,3 +350,21 @@ export function stateRuns(
   for (const event of events) reader.push(event);
   return reader.runs(execution);
 }
+
+/** `{ file: { bucket, key, versionTag } }`, the ProcessFile input that the start function builds. */
+export function fileOfInput(
+  input: string | undefined,
+): { bucket?: string; key?: string; versionTag?: string } | undefined {
+  try {
+    const file = (JSON.parse(input ?? '{}') as { file?: unknown }).file;
+    if (typeof file !== 'object' || file === null) return undefined;
+    const { bucket, key, versionTag } = file as Record<string, unknown>;
+    return {
+      bucket: typeof bucket === 'string' ? bucket : undefined,
+      key: typeof key === 'string' ? key : undefined,
+      versionTag: typeof versionTag === 'string' ? versionTag : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}

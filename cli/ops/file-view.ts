@@ -3,7 +3,13 @@ import { INCOMING_PREFIX } from '#commons/constants.ts';
 import { RunLedger } from '#commons/run-ledger.ts';
 import type { FileKind, RecordedError } from '#commons/types.ts';
 import { UnknownExecution, UnknownFile } from './errors.ts';
-import { executionHistory, type StateRun, stateRuns, topLevelStates } from './execution-history.ts';
+import {
+  executionHistory,
+  fileOfInput,
+  type StateRun,
+  stateRuns,
+  topLevelStates,
+} from './execution-history.ts';
 import { executionLogs, type LogLine } from './function-logs.ts';
 import {
   type AttemptStatus,
@@ -163,22 +169,4 @@ export async function showFile(target: OpsTarget, ref: string): Promise<FileView
         ? 'logs of a deployed stack are in CloudWatch Logs (/aws/lambda/<function>); sluice show does not read them yet'
         : 'this local stack reported no log dir',
   };
-}
-
-/** `{ file: { bucket, key, versionTag } }`, the ProcessFile input that the start function builds. */
-function fileOfInput(
-  input: string | undefined,
-): { bucket?: string; key?: string; versionTag?: string } | undefined {
-  try {
-    const file = (JSON.parse(input ?? '{}') as { file?: unknown }).file;
-    if (typeof file !== 'object' || file === null) return undefined;
-    const { bucket, key, versionTag } = file as Record<string, unknown>;
-    return {
-      bucket: typeof bucket === 'string' ? bucket : undefined,
-      key: typeof key === 'string' ? key : undefined,
-      versionTag: typeof versionTag === 'string' ? versionTag : undefined,
-    };
-  } catch {
-    return undefined;
-  }
 }

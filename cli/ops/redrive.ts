@@ -9,7 +9,7 @@ import { GetQueueAttributesCommand, StartMessageMoveTaskCommand } from '@aws-sdk
 import { recordedError } from '#commons/outcome.ts';
 import type { RecordedError } from '#commons/types.ts';
 import { InvalidOption, UnknownExecution } from './errors.ts';
-import { executionHistory, topLevelStates } from './execution-history.ts';
+import { executionHistory, fileOfInput, topLevelStates } from './execution-history.ts';
 import type { OpsTarget } from './target.ts';
 import { waitUntilClosed } from './wait.ts';
 
@@ -88,15 +88,6 @@ async function stoppedIn(target: OpsTarget, execution: DescribeExecutionOutput) 
   return entered.at(-1);
 }
 
-const keyOf = (execution: DescribeExecutionOutput): string | null => {
-  try {
-    const key = (JSON.parse(execution.input ?? '{}') as { file?: { key?: unknown } }).file?.key;
-    return typeof key === 'string' ? key : null;
-  } catch {
-    return null;
-  }
-};
-
 /** What `sluice redrive` would do with each selected execution. */
 export async function planRedrive(
   target: OpsTarget,
@@ -123,7 +114,7 @@ export async function planRedrive(
     const redrivable = execution.redriveStatus === 'REDRIVABLE';
     const state = redrivable ? await stoppedIn(target, execution) : undefined;
     plan.push({
-      key: keyOf(execution),
+      key: fileOfInput(execution.input)?.key ?? null,
       executionArn,
       lastError,
       redrivable,

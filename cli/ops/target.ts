@@ -12,6 +12,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
+  DEFAULT_DATA_DIR,
   type EndpointInfo,
   InvalidEndpointFile,
   NoRunningStack,
@@ -25,8 +26,7 @@ import {
   usageErrorOf,
 } from './errors.ts';
 
-/** Where `sluice up` keeps its state unless told otherwise; `sluice run` uses the same default. */
-export const DEFAULT_DATA_DIR = '.sluice';
+export { DEFAULT_DATA_DIR };
 
 /** The path under a `sluice up` endpoint that answers with its {@link EndpointInfo}. */
 export const ENDPOINT_INFO_PATH = '/_sluice/endpoint';

@@ -10,7 +10,13 @@ import { RunLedger } from '#commons/run-ledger.ts';
 import type { RecordedError } from '#commons/types.ts';
 import { pause } from './command.ts';
 import { UnknownExecution, UnknownFile } from './errors.ts';
-import { errorOf, executionHistory, HistoryReader, topLevelStates } from './execution-history.ts';
+import {
+  errorOf,
+  executionHistory,
+  fileOfInput,
+  HistoryReader,
+  topLevelStates,
+} from './execution-history.ts';
 import { groupVersions, latestStart } from './ledger-view.ts';
 import type { OpsTarget } from './target.ts';
 import { isoTime } from './time.ts';
@@ -65,15 +71,6 @@ async function describe(target: OpsTarget, executionArn: string): Promise<Descri
   }
 }
 
-function keyOfInput(input: string | undefined): string | null {
-  try {
-    const key = (JSON.parse(input ?? '{}') as { file?: { key?: unknown } }).file?.key;
-    return typeof key === 'string' ? key : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The file's status that an execution left in the ledger. */
 async function fileStatusOf(
   target: OpsTarget,
@@ -114,7 +111,7 @@ export async function followExecution(
   intervalMs = POLL_INTERVAL_MS,
 ): Promise<string | undefined> {
   const first = await describe(target, executionArn);
-  const key = keyOfInput(first.input);
+  const key = fileOfInput(first.input)?.key ?? null;
   const reader = new HistoryReader(await topLevelStates(target, first.stateMachineArn));
   let lastId = 0;
   let ended = false;
@@ -211,7 +208,7 @@ export async function tailExecutions(
       let details: DescribeExecutionOutput | undefined;
       if (!keys.has(arn) || status !== 'SUCCEEDED') {
         details = await target.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-        keys.set(arn, keyOfInput(details.input));
+        keys.set(arn, fileOfInput(details.input)?.key ?? null);
       }
       const key = keys.get(arn) ?? null;
       const line = (type: string, timestamp: Date | undefined): WatchEvent => ({

@@ -11,6 +11,9 @@ import {
 import { join } from 'node:path';
 
 /** The file in the data dir that says where a running `sluice up` answers. */
+/** Where sluice keeps its local state unless told otherwise: `sluice run`, `up` and the ops commands. */
+export const DEFAULT_DATA_DIR = '.sluice';
+
 export const ENDPOINT_FILE = 'endpoint.json';
 /** The file in the data dir that says which process owns it. */
 export const LOCK_FILE = 'sluice.lock';
