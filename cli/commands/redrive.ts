@@ -8,7 +8,7 @@ import {
   withOpsOptions,
 } from '../ops/command.ts';
 import { InvalidOption } from '../ops/errors.ts';
-import { formatTable, writeResult } from '../ops/output.ts';
+import { errorDetails, formatTable, writeResult } from '../ops/output.ts';
 import {
   type DeadLetterPlan,
   type DeadLetterResult,
@@ -36,10 +36,7 @@ function table(entries: readonly unknown[]): string {
           result ? `${result.status} (redrive ${result.redriveCount})` : '-',
           item.executionArn.split(':').pop() ?? item.executionArn,
         ],
-        details: [
-          ...(item.lastError ? [`was: ${item.lastError.name}: ${item.lastError.message}`] : []),
-          ...(result?.error ? [`now: ${result.error.name}: ${result.error.message}`] : []),
-        ],
+        details: errorDetails(item.lastError, result?.error),
       };
     }),
   );

@@ -7,7 +7,7 @@ import {
   withOpsOptions,
 } from '../ops/command.ts';
 import { ATTEMPT_STATUSES, parseStatuses } from '../ops/ledger-view.ts';
-import { formatTable } from '../ops/output.ts';
+import { errorDetails, formatTable } from '../ops/output.ts';
 import { planReplay, planView, type ReplayResult, runReplay } from '../ops/replay.ts';
 
 function table(entries: readonly unknown[]): string {
@@ -19,10 +19,7 @@ function table(entries: readonly unknown[]): string {
       const result = 'result' in item ? item.result : undefined;
       return {
         cells: [item.key, item.action, result ? `${result.status}` : '-'],
-        details: [
-          ...(item.lastError ? [`was: ${item.lastError.name}: ${item.lastError.message}`] : []),
-          ...(result?.error ? [`now: ${result.error.name}: ${result.error.message}`] : []),
-        ],
+        details: errorDetails(item.lastError, result?.error),
       };
     }),
   );

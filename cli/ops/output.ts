@@ -115,3 +115,14 @@ export function formatBytes(bytes: number): string {
   }
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
+
+/** The lines under a row of redrive or replay: the error it had, and the one it has now. */
+export function errorDetails(
+  was: { readonly name: string; readonly message: string } | null,
+  now: { readonly name: string; readonly message: string } | null | undefined,
+): string[] {
+  return [
+    ...(was ? [`was: ${was.name}: ${was.message}`] : []),
+    ...(now ? [`now: ${now.name}: ${now.message}`] : []),
+  ];
+}
