@@ -59,6 +59,13 @@ declare module 's3rver' {
       md5: string,
     ): Promise<void>;
     getMetadata(bucket: string, key: string): Promise<Record<string, string>>;
+    getBucket(bucket: string): Promise<unknown>;
+    putBucket(bucket: string): Promise<unknown>;
+    deleteBucket(bucket: string): Promise<unknown>;
+    /** `key` undefined: a bucket's config (cors, website); else an object's (tagging, acl). */
+    getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
+    putSubresource(bucket: string, key: string | undefined, resource: unknown): Promise<unknown>;
+    deleteSubresource(bucket: string, key: string | undefined, type: unknown): Promise<unknown>;
     copyObject(
       srcBucket: string,
       srcKey: string,

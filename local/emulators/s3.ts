@@ -207,6 +207,48 @@ export async function startLocalS3(options: {
     return put;
   };
 
+  // s3rver asks the disk for the bucket and its CORS and website configs on every request, and
+  // this process is the only writer of them: keep the answers until it changes one.
+  const buckets = new Map<string, Promise<unknown>>();
+  const configs = new Map<string, Promise<unknown>>();
+  const getBucket = store.getBucket.bind(store);
+  store.getBucket = (name) => {
+    let found = buckets.get(name);
+    if (!found) {
+      found = getBucket(name);
+      buckets.set(name, found);
+      found.catch(() => buckets.delete(name));
+    }
+    return found;
+  };
+  for (const change of ['putBucket', 'deleteBucket'] as const) {
+    const original = store[change].bind(store);
+    store[change] = (name) => {
+      buckets.delete(name);
+      configs.clear();
+      return original(name).finally(() => buckets.delete(name));
+    };
+  }
+  const getSubresource = store.getSubresource.bind(store);
+  store.getSubresource = (name, key, type) => {
+    if (key !== undefined) return getSubresource(name, key, type);
+    const id = `${name}\0${type}`;
+    let found = configs.get(id);
+    if (!found) {
+      found = getSubresource(name, key, type);
+      configs.set(id, found);
+      found.catch(() => configs.delete(id));
+    }
+    return found;
+  };
+  for (const change of ['putSubresource', 'deleteSubresource'] as const) {
+    const original = store[change].bind(store);
+    store[change] = (name, key, resource) => {
+      configs.clear();
+      return original(name, key, resource).finally(() => configs.clear());
+    };
+  }
+
   // s3rver's copy events carry no ETag; its store returns the copy's metadata just before the
   // event fires, so keep it by destination.
   const copiedEtags = new Map<string, string>();
