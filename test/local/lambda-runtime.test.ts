@@ -103,3 +103,31 @@ describe('the local Lambda runtime', () => {
     expect(readFileSync(runtime.logFile('Probe'), 'utf8')).toContain('"message":"probe invoked"');
   });
 });
+
+describe('pre-warming', () => {
+  it('starts one environment per function, counted within its concurrency', async () => {
+    // Prepare
+    const warmLogs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
+    const warm = await LocalLambdaRuntime.create({
+      functions: [probe],
+      baseEnv: { PATH: process.env.PATH ?? '' },
+      envFor: () => ({}),
+      functionName: (fn) => `sluice-${fn.id}`,
+      logDir: warmLogs,
+      region: 'us-east-1',
+      account: '000000000000',
+    });
+
+    // Act: pre-warm twice, then three invocations at once.
+    warm.prewarm();
+    warm.prewarm();
+    const results = (await Promise.all(
+      [1, 2, 3].map(() => warm.invoke('Probe', { action: 'sleep', ms: 100 })),
+    )) as { environmentId: string }[];
+    await warm.close();
+    rmSync(warmLogs, { recursive: true, force: true });
+
+    // Assess: never more environments than the function's concurrency (2).
+    expect(new Set(results.map((result) => result.environmentId)).size).toBe(2);
+  });
+});
