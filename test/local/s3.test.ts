@@ -7,7 +7,9 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -223,5 +225,29 @@ describe('startLocalS3', () => {
 
     // Assess
     expect(lengths).toEqual(Array(8).fill(body.length));
+  });
+  it('answers a HEAD after an overwrite, a copy and a delete with what is there now', async () => {
+    // Prepare
+    const key = 'incoming/seen/again.txt';
+    const copy = 'quarantine/seen/again.txt';
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'first' }));
+    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+
+    // Act
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'second' }));
+    const overwritten = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: copy, Body: 'old copy' }));
+    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy }));
+    await client.send(
+      new CopyObjectCommand({ Bucket: bucket, Key: copy, CopySource: `${bucket}/${key}` }),
+    );
+    const copied = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy }));
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    const deleted = client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+
+    // Assess
+    expect([overwritten.ETag, overwritten.ContentLength]).toEqual([`"${md5('second')}"`, 6]);
+    expect(copied.ETag).toBe(`"${md5('second')}"`);
+    await expect(deleted).rejects.toThrow();
   });
 });
