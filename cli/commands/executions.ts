@@ -1,13 +1,9 @@
 import { Command } from 'commander';
 import { type OpsDeps, opsAction, TARGET_HELP, withOpsOptions } from '../ops/command.ts';
 import { InvalidOption } from '../ops/errors.ts';
-import {
-  ATTEMPT_STATUSES,
-  type ExecutionRow,
-  listFileVersions,
-  parseStatuses,
-} from '../ops/ledger-view.ts';
+import type { ExecutionRow } from '../ops/ledger-view.ts';
 import { formatDuration, formatTable, shortTime, writeResult } from '../ops/output.ts';
+import { ATTEMPT_STATUSES, parseStatuses } from '../ops/statuses.ts';
 import { parseSince } from '../ops/time.ts';
 
 function parseLimit(value: string): number {
@@ -79,6 +75,7 @@ export function executionsCommand(deps: OpsDeps = {}): Command {
         since: options.since === undefined ? undefined : parseSince(String(options.since)),
         limit: options.limit === undefined ? undefined : parseLimit(String(options.limit)),
       };
+      const { listFileVersions } = await import('../ops/ledger-view.ts');
       const rows = await listFileVersions(await context.target(), filters);
       writeResult(context.stdout, context.format, rows, table);
       return 0;

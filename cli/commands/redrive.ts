@@ -9,21 +9,17 @@ import {
 } from '../ops/command.ts';
 import { InvalidOption } from '../ops/errors.ts';
 import { errorDetails, formatTable, writeResult } from '../ops/output.ts';
-import {
-  type DeadLetterPlan,
-  type DeadLetterResult,
-  planDeadLetters,
-  planRedrive,
-  planView,
-  REDRIVABLE_STATUSES,
-  type RedriveResult,
-  runDeadLetters,
-  runRedrive,
+import type {
+  DeadLetterPlan,
+  DeadLetterResult,
+  RedrivePlanItem,
+  RedriveResult,
 } from '../ops/redrive.ts';
+import { REDRIVABLE_STATUSES } from '../ops/statuses.ts';
 import { parseSince } from '../ops/time.ts';
 
 function table(entries: readonly unknown[]): string {
-  const items = entries as readonly (RedriveResult | ReturnType<typeof planView>)[];
+  const items = entries as readonly (RedriveResult | RedrivePlanItem)[];
   if (items.length === 0) return 'No execution matches.';
   return formatTable(
     ['KEY', 'ACTION', 'RESULT', 'EXECUTION'],
@@ -92,6 +88,9 @@ export function redriveCommand(deps: OpsDeps = {}): Command {
       async (context, args, options) => {
         const [executionArns = []] = args as unknown as [string[] | undefined];
         const target = await context.target();
+        const { planDeadLetters, planRedrive, planView, runDeadLetters, runRedrive } = await import(
+          '../ops/redrive.ts'
+        );
         if (options.dlq) {
           const plan = await planDeadLetters(target);
           const done: DeadLetterResult | DeadLetterPlan = options.dryRun

@@ -6,12 +6,12 @@ import {
   TARGET_HELP,
   withOpsOptions,
 } from '../ops/command.ts';
-import { ATTEMPT_STATUSES, parseStatuses } from '../ops/ledger-view.ts';
 import { errorDetails, formatTable } from '../ops/output.ts';
-import { planReplay, planView, type ReplayResult, runReplay } from '../ops/replay.ts';
+import type { ReplayPlanItem, ReplayResult } from '../ops/replay.ts';
+import { ATTEMPT_STATUSES, parseStatuses } from '../ops/statuses.ts';
 
 function table(entries: readonly unknown[]): string {
-  const items = entries as readonly (ReplayResult | ReturnType<typeof planView>)[];
+  const items = entries as readonly (ReplayResult | ReplayPlanItem)[];
   if (items.length === 0) return 'No file matches.';
   return formatTable(
     ['KEY', 'ACTION', 'RESULT'],
@@ -60,6 +60,7 @@ export function replayCommand(deps: OpsDeps = {}): Command {
         const statuses =
           options.status === undefined ? undefined : parseStatuses(String(options.status));
         const target = await context.target();
+        const { planReplay, planView, runReplay } = await import('../ops/replay.ts');
         const plan = await planReplay(target, String(keyOrPrefix), statuses);
         return planThenRun(context, plan, {
           dryRun: Boolean(options.dryRun),

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { type OpsDeps, opsAction, TARGET_HELP, withOpsOptions } from '../ops/command.ts';
-import { type FileView, showFile } from '../ops/file-view.ts';
+import type { FileView } from '../ops/file-view.ts';
 import { formatBytes, formatDuration, formatTable, shortTime, writeResult } from '../ops/output.ts';
 
 const errorText = (error: { name: string; message: string } | null) =>
@@ -118,7 +118,10 @@ export function showCommand(deps: OpsDeps = {}): Command {
   );
   return command.action(
     opsAction(deps, async (context, [ref]) => {
-      const view = await showFile(await context.target(), ref ?? '');
+      const view = await (await import('../ops/file-view.ts')).showFile(
+        await context.target(),
+        ref ?? '',
+      );
       writeResult(context.stdout, context.format, view, table);
       return 0;
     }),

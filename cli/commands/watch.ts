@@ -8,7 +8,7 @@ import {
   withOpsOptions,
 } from '../ops/command.ts';
 import { formatDuration, formatRow } from '../ops/output.ts';
-import { executionOf, followExecution, tailExecutions, type WatchEvent } from '../ops/watch.ts';
+import type { WatchEvent } from '../ops/watch.ts';
 
 /** Exit code when Ctrl-C ends `watch <execution>` before the execution does. */
 const EXIT_INTERRUPTED = 130;
@@ -74,6 +74,7 @@ export function watchCommand(deps: OpsDeps = {}): Command {
       deps,
       async (context, [ref]) => {
         const target = await context.target();
+        const { executionOf, followExecution, tailExecutions } = await import('../ops/watch.ts');
         if (ref === undefined) {
           const out = printer(context, true);
           await tailExecutions(

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_DATA_DIR } from '#local/service/endpoint-file.ts';
 import { EXIT_USAGE } from '../exit-codes.ts';
 import { firstLine, OpsUsageError, usageErrorOf } from './errors.ts';
 import {
@@ -8,7 +9,7 @@ import {
   type TextSink,
   writeResult,
 } from './output.ts';
-import { DEFAULT_DATA_DIR, type OpsTarget, resolveTarget, type TargetOptions } from './target.ts';
+import type { OpsTarget, TargetOptions } from './target.ts';
 
 /** What a command reads and writes besides its target; tests pass their own. */
 export interface OpsDeps {
@@ -90,7 +91,11 @@ export function opsAction(
     let where = 'the stack';
     const context: OpsContext = {
       target() {
-        target ??= Promise.resolve((deps.target ?? resolveTarget)(options)).then((resolved) => {
+        // The AWS SDK loads only when a command reaches its stack, so `--help` starts fast.
+        const resolve =
+          deps.target ??
+          (async (o: TargetOptions) => (await import('./target.ts')).resolveTarget(o));
+        target ??= Promise.resolve(resolve(options)).then((resolved) => {
           where = resolved.description;
           return resolved;
         });

@@ -12,7 +12,6 @@ import {
 } from './execution-history.ts';
 import { executionLogs, type LogLine } from './function-logs.ts';
 import {
-  type AttemptStatus,
   type AttemptView,
   ExecutionLookup,
   type FileVersion,
@@ -22,6 +21,7 @@ import {
   resolveAttempt,
   resolveAttempts,
 } from './ledger-view.ts';
+import type { AttemptStatus } from './statuses.ts';
 import type { OpsTarget } from './target.ts';
 
 /** Everything `sluice show` knows about one file: the `sluice show -o json` contract. */

@@ -2,8 +2,8 @@ import { DescribeExecutionCommand, type DescribeExecutionOutput } from '@aws-sdk
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { LEDGER } from '#commons/constants.ts';
 import { type LedgerItem, recordedError } from '#commons/outcome.ts';
-import type { FileKind, FileStatus, RecordedError } from '#commons/types.ts';
-import { InvalidOption } from './errors.ts';
+import type { FileKind, RecordedError } from '#commons/types.ts';
+import type { AttemptStatus } from './statuses.ts';
 import type { OpsTarget } from './target.ts';
 import { isoTime } from './time.ts';
 
@@ -15,34 +15,6 @@ export type LedgerRecord = LedgerItem & {
   readonly attempt?: number;
   readonly versionTag?: string;
 };
-
-/** An attempt's status, with the closed execution's status when its item still says PROCESSING. */
-export type AttemptStatus = Exclude<FileStatus, 'SKIPPED_DUPLICATE'> | 'ABORTED' | 'TIMED_OUT';
-
-/** Every status a file version can show, for `--status`. */
-export const ATTEMPT_STATUSES: readonly AttemptStatus[] = [
-  'PROCESSING',
-  'SUCCEEDED',
-  'QUARANTINED',
-  'FAILED',
-  'ABORTED',
-  'TIMED_OUT',
-];
-
-/** `--status A,B`: the statuses asked for. @throws InvalidOption on an unknown one */
-export function parseStatuses(value: string): Set<string> {
-  const statuses = value
-    .split(',')
-    .map((s) => s.trim().toUpperCase())
-    .filter(Boolean);
-  const unknown = statuses.filter((s) => !(ATTEMPT_STATUSES as readonly string[]).includes(s));
-  if (statuses.length === 0 || unknown.length > 0) {
-    throw new InvalidOption(
-      `--status ${value}: use one or more of ${ATTEMPT_STATUSES.join(', ')}, comma-separated`,
-    );
-  }
-  return new Set(statuses);
-}
 
 /** Execution statuses that end an execution without success. */
 const CLOSED_UNSUCCESSFUL = new Set(['FAILED', 'ABORTED', 'TIMED_OUT']);

@@ -10,11 +10,9 @@ import { recordedError } from '#commons/outcome.ts';
 import type { RecordedError } from '#commons/types.ts';
 import { InvalidOption, UnknownExecution } from './errors.ts';
 import { executionHistory, fileOfInput, topLevelStates } from './execution-history.ts';
+import { REDRIVABLE_STATUSES } from './statuses.ts';
 import type { OpsTarget } from './target.ts';
 import { waitUntilClosed } from './wait.ts';
-
-/** Statuses RedriveExecution accepts, as on AWS. */
-export const REDRIVABLE_STATUSES = ['FAILED', 'ABORTED', 'TIMED_OUT'] as const;
 
 /** One line of `sluice redrive --dry-run`: a contract, like the result it becomes. */
 export interface RedrivePlanItem {

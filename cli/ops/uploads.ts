@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
-import { Upload } from '@aws-sdk/lib-storage';
 import { INCOMING_PREFIX, SCHEMAS_PREFIX } from '#commons/constants.ts';
 import { DEFAULT_DATASET } from '#commons/file-ref.ts';
 import { InvalidOption, NothingToUpload } from './errors.ts';
@@ -120,6 +119,7 @@ export async function uploadFiles(
       bytes: total,
       bytesDone: [...loaded.values()].reduce((sum, n) => sum + n, 0),
     });
+  const { Upload } = await import('@aws-sdk/lib-storage');
   const uploadOne = async (file: PlannedUpload): Promise<UploadResult> => {
     try {
       const upload = new Upload({
