@@ -27,6 +27,10 @@ interface MoveTask {
   readonly StartedTimestamp: number;
 }
 
+/** A local queue's URL on an endpoint, in SQS's shape: `<endpoint>/<account>/<name>`. */
+export const localQueueUrl = (endpoint: string, name: string): string =>
+  `${endpoint}/${LOCAL_ACCOUNT_ID}/${name}`;
+
 const arn = (name: string) => `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:${name}`;
 
 /**
@@ -58,7 +62,7 @@ export class SqsApi {
    */
   private url(name: string, request: IncomingMessage): string {
     const host = request.headers.host;
-    return `${host ? `http://${host}` : this.endpoint}/${LOCAL_ACCOUNT_ID}/${name}`;
+    return localQueueUrl(host ? `http://${host}` : this.endpoint, name);
   }
 
   /** The queue a URL or ARN names: 'queue' or 'dlq'. */

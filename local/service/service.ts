@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../emulators/endpoint.ts';
+import { LOCAL_REGION } from '../emulators/endpoint.ts';
+import { localQueueUrl } from '../emulators/sqs-api.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { LocalStack } from '../stack/stack.ts';
 import { type EdgeRouter, type ServiceRoutes, startEdgeRouter } from './edge-router.ts';
@@ -99,8 +100,8 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
       stream: stack.names.streamName,
       stateMachines: { ProcessFile: stack.names.stateMachineArn },
       queues: {
-        uploads: `${router.endpoint}/${LOCAL_ACCOUNT_ID}/${stack.names.queueName}`,
-        deadLetters: `${router.endpoint}/${LOCAL_ACCOUNT_ID}/${stack.names.deadLetterQueueName}`,
+        uploads: localQueueUrl(router.endpoint, stack.names.queueName),
+        deadLetters: localQueueUrl(router.endpoint, stack.names.deadLetterQueueName),
       },
       pid: process.pid,
       logDir: stack.logDir,

@@ -21,7 +21,7 @@ import { startLocalKinesis } from '../emulators/kinesis.ts';
 import { LocalLambdaRuntime } from '../emulators/lambda-runtime.ts';
 import { LocalQueue } from '../emulators/queue.ts';
 import { localS3Client, startLocalS3 } from '../emulators/s3.ts';
-import { SqsApi } from '../emulators/sqs-api.ts';
+import { localQueueUrl, SqsApi } from '../emulators/sqs-api.ts';
 import { substituteDefinition } from '../emulators/step-functions/definition.ts';
 import { LocalStepFunctions } from '../emulators/step-functions/local-step-functions.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
@@ -64,7 +64,7 @@ export class LocalStack {
 
   /** The upload queue's dead-letter queue, as the SQS API names it. */
   get deadLetterQueueUrl(): string {
-    return `${this.endpoints.sqs}/${LOCAL_ACCOUNT_ID}/${NAMES.deadLetterQueueName}`;
+    return localQueueUrl(this.endpoints.sqs, NAMES.deadLetterQueueName);
   }
 
   private constructor(
