@@ -4,6 +4,10 @@ import { DEFAULT_DATA_DIR } from '#local/service/endpoint-file.ts';
 import { EXIT_USAGE } from '../exit-codes.ts';
 import { formatTable } from '../ops/output.ts';
 import type { FileOutcome } from '../ops/run-files.ts';
+import { FAULTS_HELP } from './faults-help.ts';
+
+/** Errors that are the user's to fix: one line, exit 2. */
+const USAGE_ERRORS = new Set(['DataDirInUse', 'InvalidFaultRules']);
 
 function table(outcomes: readonly FileOutcome[]): string {
   return formatTable(
@@ -35,6 +39,7 @@ export function runCommand(): Command {
       'where the local bucket, ledger, executions and logs persist',
       DEFAULT_DATA_DIR,
     )
+    .option('--faults <file>', 'inject faults from this rules file (see below)')
     .option(
       '--json',
       'print a JSON array, one object per file (key, kind, status, outputs, error, executionId, durationMs)',
@@ -46,11 +51,12 @@ export function runCommand(): Command {
         'A second run over the same files shows them as SKIPPED_DUPLICATE.\n\n' +
         'Exit codes: 0 every file reached a final recorded status, whatever it is;\n' +
         '            1 the run itself broke (a file has no outcome, or the stack failed);\n' +
-        '            2 usage errors, or another sluice holds the data dir.\n\n' +
+        '            2 usage errors, a bad fault rules file, or another sluice holds the data dir.\n\n' +
         'A run that was killed or interrupted is finished by the next run on the same data dir:\n' +
-        'queued events are delivered again and cut-short executions go on where they were.',
+        'queued events are delivered again and cut-short executions go on where they were.\n' +
+        FAULTS_HELP,
     )
-    .action(async (dir: string, options: { dataDir: string; json?: boolean }) => {
+    .action(async (dir: string, options: { dataDir: string; json?: boolean; faults?: string }) => {
       const dataDir = resolve(options.dataDir);
       const progress = (text: string) => {
         if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
@@ -64,9 +70,9 @@ export function runCommand(): Command {
       // so `sluice watch` or `sluice executions --data-dir` can follow a run from elsewhere.
       let service: Awaited<ReturnType<typeof startService>>;
       try {
-        service = await startService({ dataDir, port: 0 });
+        service = await startService({ dataDir, port: 0, faults: options.faults });
       } catch (error) {
-        if (error instanceof Error && error.name === 'DataDirInUse') {
+        if (error instanceof Error && USAGE_ERRORS.has(error.name)) {
           process.stderr.write(`sluice: ${error.message}\n`);
           process.exitCode = EXIT_USAGE;
           return;

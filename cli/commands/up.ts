@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_DATA_DIR } from '#local/service/endpoint-file.ts';
 import { EXIT_USAGE } from '../exit-codes.ts';
+import { FAULTS_HELP } from './faults-help.ts';
 
 /** Same as DEFAULT_PORT in local/service/service.ts, which loads only when `up` runs. */
 const DEFAULT_PORT = 4599;
@@ -17,7 +18,7 @@ function parsePort(value: string): number {
 }
 
 /** Errors that are the user's to fix (another sluice, a port in use): one line, exit 2. */
-const USAGE_ERRORS = new Set(['DataDirInUse', 'PortInUse']);
+const USAGE_ERRORS = new Set(['DataDirInUse', 'PortInUse', 'InvalidFaultRules']);
 
 export function upCommand(): Command {
   return new Command('up')
@@ -33,6 +34,10 @@ export function upCommand(): Command {
       DEFAULT_DATA_DIR,
     )
     .option('--port <port>', 'port on 127.0.0.1; 0 picks a free one', parsePort, DEFAULT_PORT)
+    .option(
+      '--faults <file>',
+      'inject faults from this rules file (see below); GET/POST /_sluice/faults reads and replaces them',
+    )
     .addHelpText(
       'after',
       '\nOnce up, it prints the endpoint, the bucket, table, stream and state machine ARN, then a line\n' +
@@ -44,18 +49,20 @@ export function upCommand(): Command {
         'AWS_REGION, the AWS CLI v1 and boto3 read AWS_DEFAULT_REGION.\n\n' +
         'It writes <data-dir>/endpoint.json (endpoint, bucket, table, stream, stateMachines, queues,\n' +
         'pid, region, logDir) and removes it on stop; GET /_sluice/endpoint answers the same, and /_sluice/health\n' +
-        "reports each service, like LocalStack's /_localstack/health.\n\n" +
+        "reports each service, like LocalStack's /_localstack/health.\n" +
+        FAULTS_HELP +
+        '\n' +
         'Exit codes: 0 stopped cleanly on Ctrl-C or SIGTERM;\n' +
         '            1 the stack broke, or did not stop in time;\n' +
         '            2 usage errors: the port is in use, or another sluice holds the data dir.',
     )
-    .action(async (options: { dataDir: string; port: number }) => {
+    .action(async (options: { dataDir: string; port: number; faults?: string }) => {
       const dataDir = resolve(options.dataDir);
       // The emulators load only when `up` runs, so other commands start fast.
       const { startService } = await import('#local/service/service.ts');
       let service: Awaited<ReturnType<typeof startService>>;
       try {
-        service = await startService({ dataDir, port: options.port });
+        service = await startService({ dataDir, port: options.port, faults: options.faults });
       } catch (error) {
         if (error instanceof Error && USAGE_ERRORS.has(error.name)) {
           const hint =

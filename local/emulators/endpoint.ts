@@ -34,6 +34,8 @@ export function closeServer(server: Server): Promise<void> {
 /** A started emulator: where to reach it, and how to stop it (idempotent). */
 export interface LocalEndpoint {
   readonly endpoint: string;
+  /** The HTTP server behind the endpoint, for the fault layer to stand in front of. */
+  readonly server: Server;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function serveEmulator(
   let closing: Promise<void> | undefined;
   return {
     endpoint,
+    server,
     close() {
       closing ??= closeServer(server);
       return closing;

@@ -24,6 +24,20 @@ export class LambdaInvokeError extends Error {
   }
 }
 
+/**
+ * An error of Lambda's API itself (throttling, a service fault, a lost connection), not of the
+ * function: Step Functions names it `Lambda.<code>`, and the function may or may not have run.
+ */
+export class LambdaServiceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
 interface Invocation {
   readonly requestId: string;
   readonly resolve: (value: unknown) => void;

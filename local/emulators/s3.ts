@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -53,11 +54,15 @@ export function localS3Client(endpoint: string): S3Client {
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Uploads are what users care most about: ride out a busy (or fault-injected) endpoint.
+    maxAttempts: 5,
   });
 }
 
 export interface LocalS3 {
   readonly endpoint: string;
+  /** s3rver's HTTP server, for the fault layer to stand in front of. */
+  readonly server: Server;
   readonly bucket: string;
   close(): Promise<void>;
 }
@@ -326,11 +331,14 @@ export async function startLocalS3(options: {
   const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   let closing: Promise<void> | undefined;
+  const httpServer = server.httpServer;
+  if (!httpServer) throw new Error('local S3: s3rver started without an HTTP server');
   return {
     endpoint,
+    server: httpServer,
     bucket,
     close() {
-      closing ??= server.httpServer ? closeServer(server.httpServer) : Promise.resolve();
+      closing ??= closeServer(httpServer);
       return closing;
     },
   };

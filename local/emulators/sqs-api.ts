@@ -46,10 +46,10 @@ export class SqsApi {
 
   constructor(private readonly options: SqsApiOptions) {}
 
-  async listen(): Promise<string> {
+  async listen(): Promise<LocalEndpoint> {
     this.server = await serveJsonProtocol('SQS', this.operations);
     this.endpoint = this.server.endpoint;
-    return this.endpoint;
+    return this.server;
   }
 
   async close(): Promise<void> {

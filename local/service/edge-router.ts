@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   Agent,
   createServer,
@@ -12,6 +11,7 @@ import {
 import { createServer as createHttp2Server } from 'node:http2';
 import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import { type Protocol, sendAwsError } from '../emulators/aws-error.ts';
 
 /** The services behind the edge, by the names `/_sluice/health` reports (LocalStack's names). */
 export type ServiceName = 's3' | 'dynamodb' | 'kinesis' | 'stepfunctions' | 'sqs';
@@ -53,6 +53,14 @@ export interface EdgeControls {
   readonly version: string;
   /** The body of `/_sluice/endpoint`: endpoint.json's content, once it exists. */
   readonly endpointInfo: () => unknown;
+  /**
+   * `/_sluice/faults`, as LocalStack's `/_localstack/chaos/faults`: GET reads the rules, POST
+   * replaces them. `replace` throws an error with a message for the client on bad rules.
+   */
+  readonly faults?: {
+    readonly rules: () => unknown;
+    readonly replace: (rules: unknown) => unknown;
+  };
 }
 
 export interface EdgeRouterOptions {
@@ -344,52 +352,12 @@ export function withS3rverCredentials(
   return { headers: rewritten, rawQuery: kept.join('&'), expired };
 }
 
-type Protocol = 'xml' | 'json';
-
 /** The wire protocol a request speaks, so an error goes back in a shape its SDK parses. */
 function protocolOf(request: IncomingMessage, service: ServiceName | undefined): Protocol {
   if (service === 's3') return 'xml';
   if (service !== undefined) return 'json';
   const type = String(request.headers['content-type'] ?? '');
   return request.headers['x-amz-target'] !== undefined || type.includes('json') ? 'json' : 'xml';
-}
-
-const escapeXml = (text: string): string => text.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** An error in the shape AWS's SDKs parse: S3's XML, the JSON protocols' `__type`, or Query XML. */
-function sendAwsError(
-  response: ServerResponse,
-  status: number,
-  protocol: Protocol,
-  code: string,
-  message: string,
-  options: { s3?: boolean } = {},
-): void {
-  if (response.headersSent) {
-    response.destroy();
-    return;
-  }
-  const requestId = randomUUID();
-  let body: string;
-  let type: string;
-  if (protocol === 'json') {
-    type = 'application/x-amz-json-1.0';
-    body = JSON.stringify({ __type: code, message });
-  } else if (options.s3) {
-    type = 'application/xml';
-    body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message><RequestId>${requestId}</RequestId></Error>`;
-  } else {
-    type = 'text/xml';
-    body = `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>Sender</Type><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
-  }
-  response.writeHead(status, {
-    'content-type': type,
-    'content-length': Buffer.byteLength(body),
-    'x-amzn-requestid': requestId,
-    'x-amz-request-id': requestId,
-    'x-amzn-errortype': code,
-  });
-  response.end(body);
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown, head = false): void {
@@ -400,6 +368,31 @@ function sendJson(response: ServerResponse, status: number, body: unknown, head 
     'cache-control': 'no-store',
   });
   response.end(head ? undefined : text);
+}
+
+/** GET answers the rules; POST replaces them with the JSON body and answers the new ones. */
+function serveFaults(faults: NonNullable<EdgeControls['faults']>) {
+  return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    if (request.method !== 'POST') {
+      sendJson(response, 200, faults.rules(), request.method === 'HEAD');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch (error) {
+      sendJson(response, 400, { error: 'InvalidJson', message: (error as Error).message });
+      return;
+    }
+    try {
+      sendJson(response, 200, faults.replace(body));
+    } catch (error) {
+      const failure = error as Error;
+      sendJson(response, 400, { error: failure.name, message: failure.message });
+    }
+  };
 }
 
 /** Whether something accepts TCP connections at `url` within `timeoutMs`. */
@@ -455,30 +448,36 @@ export async function startEdgeRouter(options: EdgeRouterOptions): Promise<EdgeR
     >;
   };
 
-  /**
-   * The controls, by the path under `/_sluice/`. The fault layer (a later issue) adds `faults`
-   * here, as LocalStack has `/_localstack/chaos/faults`.
-   */
-  const CONTROLS: Readonly<
-    Record<string, (request: IncomingMessage, response: ServerResponse) => Promise<void>>
-  > = {
-    health: async (request, response) => {
-      sendJson(
-        response,
-        200,
-        { services: await health(), edition: 'local', version: controls.version },
-        request.method === 'HEAD',
-      );
-    },
-    endpoint: async (request, response) => {
-      const info = controls.endpointInfo();
-      if (info === undefined) {
-        sendJson(response, 503, { error: 'Starting', message: 'sluice is still starting' });
-        return;
-      }
-      sendJson(response, 200, info, request.method === 'HEAD');
-    },
-  };
+  type Control = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
+  /** The controls, by the path under `/_sluice/`, each with the methods it takes. */
+  const CONTROLS: Readonly<Record<string, { readonly methods: string; readonly serve: Control }>> =
+    {
+      health: {
+        methods: 'GET, HEAD',
+        serve: async (request, response) => {
+          sendJson(
+            response,
+            200,
+            { services: await health(), edition: 'local', version: controls.version },
+            request.method === 'HEAD',
+          );
+        },
+      },
+      endpoint: {
+        methods: 'GET, HEAD',
+        serve: async (request, response) => {
+          const info = controls.endpointInfo();
+          if (info === undefined) {
+            sendJson(response, 503, { error: 'Starting', message: 'sluice is still starting' });
+            return;
+          }
+          sendJson(response, 200, info, request.method === 'HEAD');
+        },
+      },
+      ...(controls.faults
+        ? { faults: { methods: 'GET, HEAD, POST', serve: serveFaults(controls.faults) } }
+        : {}),
+    };
 
   const serveControl = async (request: IncomingMessage, response: ServerResponse, path: string) => {
     const name = path.slice(CONTROL_PREFIX.length).replace(/\/$/, '');
@@ -492,12 +491,15 @@ export async function startEdgeRouter(options: EdgeRouterOptions): Promise<EdgeR
       });
       return;
     }
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.setHeader('allow', 'GET, HEAD');
-      sendJson(response, 405, { error: 'MethodNotAllowed', message: `${path} takes GET` });
+    if (!control.methods.split(', ').includes(request.method ?? '')) {
+      response.setHeader('allow', control.methods);
+      sendJson(response, 405, {
+        error: 'MethodNotAllowed',
+        message: `${path} takes ${control.methods}`,
+      });
       return;
     }
-    await control(request, response);
+    await control.serve(request, response);
   };
 
   const forward = (
@@ -561,6 +563,10 @@ export async function startEdgeRouter(options: EdgeRouterOptions): Promise<EdgeR
       const protocol = protocolOf(request, service);
       if (bodyError instanceof MalformedChunkedBody) {
         sendAwsError(response, 400, protocol, 'IncompleteBody', bodyError.message, { s3: true });
+      } else if (error.code === 'ECONNRESET') {
+        // The emulator (or the fault layer) dropped the connection: the client sees a reset too,
+        // not an answer, so it cannot tell whether the call was applied, just as with AWS.
+        response.destroy();
       } else if (!response.headersSent && !response.destroyed) {
         sendAwsError(
           response,

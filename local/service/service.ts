@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LOCAL_REGION } from '../emulators/endpoint.ts';
 import { localQueueUrl } from '../emulators/sqs-api.ts';
+import { FaultLayer } from '../faults/fault-layer.ts';
+import { parseFaultRules, readFaultRules } from '../faults/rules.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { LocalStack } from '../stack/stack.ts';
 import { type EdgeRouter, type ServiceRoutes, startEdgeRouter } from './edge-router.ts';
@@ -29,7 +31,15 @@ export interface ServiceOptions {
    * @default - the ASL's own backoff
    */
   readonly retryIntervalMs?: number;
+  /**
+   * A fault rules file (`--faults`); rules can also be set later at `/_sluice/faults`.
+   * @default - `$SLUICE_FAULTS`, else no faults
+   */
+  readonly faults?: string;
 }
+
+/** Where the fault layer reports what it injected, when the service stops. */
+export const FAULTS_REPORT = 'faults-report.json';
 
 /** A running `sluice up`. */
 export interface SluiceService {
@@ -37,6 +47,7 @@ export interface SluiceService {
   /** What endpoint.json holds. */
   readonly info: EndpointInfo;
   readonly stack: LocalStack;
+  readonly faults: FaultLayer;
   /** Stops the endpoint and the stack, removes endpoint.json, and releases the lock (idempotent). */
   close(): Promise<void>;
 }
@@ -65,6 +76,10 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
   const dataDir = resolve(options.dataDir);
   const undo: (() => Promise<void> | void)[] = [];
   let info: EndpointInfo | undefined;
+  const rulesFile = options.faults ?? process.env.SLUICE_FAULTS;
+  // A bad rules file fails before anything starts.
+  const faults = new FaultLayer(rulesFile ? readFaultRules(rulesFile) : []);
+  let faultsArmed = faults.rules.length > 0;
   try {
     const lock: DataDirLock = lockDataDir(dataDir);
     undo.push(() => lock.release());
@@ -78,13 +93,28 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
     const router: EdgeRouter = await startEdgeRouter({
       port: options.port ?? DEFAULT_PORT,
       routes,
-      controls: { version: VERSION, endpointInfo: () => info },
+      controls: {
+        version: VERSION,
+        endpointInfo: () => info,
+        faults: {
+          rules: () => faults.rules,
+          replace: (rules) => {
+            faults.setRules(parseFaultRules(rules, 'POST /_sluice/faults'));
+            faultsArmed ||= faults.rules.length > 0;
+            return faults.rules;
+          },
+        },
+      },
     });
     undo.push(() => router.close());
 
     let stack: LocalStack;
     try {
-      stack = await LocalStack.start({ dataDir, retryIntervalMs: options.retryIntervalMs });
+      stack = await LocalStack.start({
+        dataDir,
+        retryIntervalMs: options.retryIntervalMs,
+        faults,
+      });
     } catch (error) {
       routesFailed(error);
       throw error;
@@ -118,6 +148,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
       endpoint: router.endpoint,
       info: ready,
       stack,
+      faults,
       close() {
         // The edge first, so nothing new arrives; endpoint.json next, so no reader is sent to a
         // stack that is going; the lock last, so no other sluice opens the data dir meanwhile.
@@ -133,6 +164,11 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
           await step(() => router.close());
           await step(() => removeEndpointFile(dataDir));
           await step(() => stack.close());
+          if (faultsArmed) {
+            await step(() => {
+              process.stderr.write(`${faults.writeReport(join(dataDir, FAULTS_REPORT))}\n`);
+            });
+          }
           await step(() => lock.release());
           if (errors.length > 0) throw errors[0];
         })();

@@ -24,6 +24,7 @@ import { localS3Client, startLocalS3 } from '../emulators/s3.ts';
 import { localQueueUrl, SqsApi } from '../emulators/sqs-api.ts';
 import { substituteDefinition } from '../emulators/step-functions/definition.ts';
 import { LocalStepFunctions } from '../emulators/step-functions/local-step-functions.ts';
+import type { FaultLayer } from '../faults/fault-layer.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { localFunctionArn, localFunctionName, resolveTask } from './task-resolver.ts';
 
@@ -43,6 +44,11 @@ export interface LocalStackOptions {
   readonly dataDir?: string;
   /** Milliseconds between ASL retries instead of the real backoff (tests). */
   readonly retryIntervalMs?: number;
+  /**
+   * Stands in front of every endpoint and the Lambda invoke path once the stack is prepared.
+   * @default - no fault layer: calls go straight to the emulators
+   */
+  readonly faults?: FaultLayer;
 }
 
 /** Live progress of the pipeline while it drains. */
@@ -116,10 +122,12 @@ export class LocalStack {
       });
 
       let runtime: LocalLambdaRuntime | undefined;
-      const invoke = (id: string, input: unknown) => {
+      const invokeFunction = async (id: string, input: unknown) => {
         if (!runtime) throw new Error('The local Lambda runtime is not started');
         return runtime.invoke(id, input);
       };
+      const { faults } = options;
+      const invoke = faults ? faults.wrapInvoke(invokeFunction) : invokeFunction;
       const substitutions: Record<string, string> = { LedgerTableName: NAMES.tableName };
       for (const fn of FUNCTIONS) substitutions[arnSubstitution(fn.id)] = localFunctionArn(fn.id);
       const definition = JSON.parse(
@@ -132,7 +140,8 @@ export class LocalStack {
         persistDir: at('executions'),
         retryIntervalMs: options.retryIntervalMs,
       });
-      const sfnEndpoint = await stepFunctions.listen();
+      const sfnServer = await stepFunctions.listen();
+      const sfnEndpoint = sfnServer.endpoint;
 
       const logDir = join(root, 'logs');
       runtime = await LocalLambdaRuntime.create({
@@ -180,8 +189,15 @@ export class LocalStack {
         queueName: NAMES.queueName,
         deadLetterQueueName: NAMES.deadLetterQueueName,
       });
-      const sqsEndpoint = await sqsApi.listen();
+      const sqsServer = await sqsApi.listen();
+      const sqsEndpoint = sqsServer.endpoint;
       closers.push(() => sqsApi.close());
+      // Every emulator is prepared (bucket, table, stream): from here on, calls may meet faults.
+      faults?.wrapServer(s3Server.server, 's3');
+      faults?.wrapServer(ddb.server, 'dynamodb');
+      faults?.wrapServer(kinesis.server, 'kinesis');
+      faults?.wrapServer(sfnServer.server, 'stepfunctions');
+      faults?.wrapServer(sqsServer.server, 'sqs');
 
       const firehose = startFirehoseDelivery({
         kinesisEndpoint: kinesis.endpoint,

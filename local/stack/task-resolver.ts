@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as dynamodbApi from '@aws-sdk/client-dynamodb';
 import { FUNCTIONS } from '../../functions/registry.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from '../emulators/endpoint.ts';
-import { LambdaInvokeError } from '../emulators/lambda-runtime.ts';
+import { LambdaInvokeError, LambdaServiceError } from '../emulators/lambda-runtime.ts';
 
 /** A registry function's name locally, as CDK would name it for the stack. */
 export const localFunctionName = (id: string) => `sluice-${id}`;
@@ -30,6 +30,9 @@ export function resolveTask(
       try {
         return await invoke(fn.id, input);
       } catch (error) {
+        if (error instanceof LambdaServiceError) {
+          throw Object.assign(new Error(error.message), { name: `Lambda.${error.code}` });
+        }
         if (!(error instanceof LambdaInvokeError)) throw error;
         // Step Functions puts Lambda's error JSON in Cause, as on AWS.
         throw Object.assign(new Error(error.toCause()), { name: error.name });
@@ -46,8 +49,12 @@ export function resolveTask(
       };
       return output;
     } catch (error) {
-      const failure = error as Error;
-      throw Object.assign(new Error(failure.message), { name: `DynamoDB.${failure.name}` });
+      const failure = error as Error & { $metadata?: { httpStatusCode?: number } };
+      // An answer from DynamoDB keeps its name; a call that got none (a reset, a timeout) gets
+      // the generic name Step Functions gives DynamoDB failures.
+      const name =
+        failure.$metadata?.httpStatusCode === undefined ? 'AmazonDynamoDBException' : failure.name;
+      throw Object.assign(new Error(failure.message), { name: `DynamoDB.${name}` });
     }
   };
 }

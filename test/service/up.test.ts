@@ -1,5 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -403,6 +410,97 @@ describe('one sluice per data dir and per port', () => {
   });
 });
 
+describe('faults on a running sluice up', () => {
+  const faultsUrl = () => `${info.endpoint}/_sluice/faults`;
+  const post = (body: string) => fetch(faultsUrl(), { method: 'POST', body });
+  let s3: S3Client;
+
+  beforeAll(() => {
+    s3 = new S3Client({
+      endpoint: info.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      forcePathStyle: true,
+      maxAttempts: 1,
+    });
+  });
+
+  afterAll(async () => {
+    await post('[]');
+    s3?.destroy();
+  });
+
+  it('reads and replaces its rules at /_sluice/faults, as LocalStack does at /_localstack/chaos/faults', async () => {
+    // Prepare
+    const rule = {
+      service: 's3',
+      operation: 'PutObject',
+      error: { code: 'SlowDown', statusCode: 503 },
+    };
+
+    // Act
+    const set = await post(JSON.stringify([rule]));
+    const read = await (await fetch(faultsUrl())).json();
+    const failure = await s3
+      .send(new PutObjectCommand({ Bucket: info.bucket, Key: 'faulted.txt', Body: 'f' }))
+      .catch((error: Error & { $metadata?: { httpStatusCode?: number } }) => error);
+    const cleared = await post('[]');
+    const after = await s3.send(
+      new PutObjectCommand({ Bucket: info.bucket, Key: 'faulted.txt', Body: 'f' }),
+    );
+
+    // Assess
+    expect(set.status).toBe(200);
+    expect(read).toEqual([expect.objectContaining(rule)]);
+    expect(failure).toMatchObject({ name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+    expect(await cleared.json()).toEqual([]);
+    expect(after.$metadata.httpStatusCode).toBe(200);
+  });
+
+  it('refuses bad rules with a 400 that names the rule and the field, and keeps the old ones', async () => {
+    // Prepare
+    await post(JSON.stringify([{ service: 'dynamodb', latency: 1 }]));
+
+    // Act
+    const bad = await post(JSON.stringify([{ service: 's3', probability: 'often', reset: true }]));
+    const read = await (await fetch(faultsUrl())).json();
+    await post('[]');
+
+    // Assess
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({
+      error: 'InvalidFaultRules',
+      message: expect.stringContaining('rule 1 (s3): probability'),
+    });
+    expect(read).toEqual([expect.objectContaining({ service: 'dynamodb', latency: 1 })]);
+  });
+
+  it('refuses a bad --faults file in one line, exit 2, before anything starts', async () => {
+    // Prepare
+    const otherDir = mkdtempSync(join(tmpdir(), 'sluice-up-faults-'));
+    const rules = join(otherDir, 'faults.json');
+    writeFileSync(
+      rules,
+      JSON.stringify([{ service: 'kinesis', recordFailures: { code: 'Nope' } }]),
+    );
+
+    try {
+      // Act
+      const second = sluiceUp('--port', '0', '--data-dir', otherDir, '--faults', rules);
+      const code = await second.exited;
+
+      // Assess
+      expect(code).toBe(2);
+      expect(second.stderr()).toMatch(
+        /^sluice: .*faults\.json: rule 1 \(kinesis\): recordFailures\.code: .*\n$/,
+      );
+      expect(existsSync(join(otherDir, 'sluice.lock'))).toBe(false);
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('stopping', () => {
   it('stops on SIGTERM with exit 0 within 10 s, and removes endpoint.json and the lock', async () => {
     // Act
@@ -416,5 +514,23 @@ describe('stopping', () => {
     expect(took).toBeLessThan(10_000);
     expect(existsSync(join(dataDir, 'endpoint.json'))).toBe(false);
     expect(existsSync(join(dataDir, 'sluice.lock'))).toBe(false);
+  });
+
+  it('writes what the fault layer injected to faults-report.json, and one line to stderr', () => {
+    // Act
+    const report = JSON.parse(readFileSync(join(dataDir, 'faults-report.json'), 'utf8'));
+
+    // Assess
+    expect(report.injected.faults).toContainEqual({
+      service: 's3',
+      operation: 'PutObject',
+      effect: 'error',
+      code: 'SlowDown',
+      count: 1,
+    });
+    expect(report.calls.s3).toBeGreaterThan(1);
+    expect(up.stderr()).toMatch(
+      /^sluice: faults injected \d+ in \d+ calls \(.*s3 1.*\); report: .*faults-report\.json$/m,
+    );
   });
 });

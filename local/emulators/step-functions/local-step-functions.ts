@@ -352,7 +352,7 @@ export class LocalStepFunctions {
   }
 
   /** Serves the API on 127.0.0.1 for `AWS_ENDPOINT_URL_SFN`. */
-  async listen(): Promise<string> {
+  async listen(): Promise<LocalEndpoint> {
     this.server = await serveJsonProtocol('Step Functions', {
       StartExecution: (body) => this.startExecution(body),
       DescribeExecution: (body) => this.describeExecution(body),
@@ -363,7 +363,7 @@ export class LocalStepFunctions {
       ListStateMachines: (body) => this.listStateMachines(body),
       DescribeStateMachine: (body) => this.describeStateMachine(body),
     });
-    return this.server.endpoint;
+    return this.server;
   }
 
   /**
