@@ -1,9 +1,8 @@
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { kinesis } from '#commons/clients/kinesis.ts';
-import { TransientError } from '#commons/errors.ts';
 import { streamName } from '#commons/helpers/config.ts';
 import { type FileTaskInput, fileTask } from '#commons/helpers/handler.ts';
 import { logger } from '#commons/helpers/logger.ts';
+import { putAllRecords } from '#commons/helpers/put-records.ts';
 import type { AggregateRecord } from '#commons/types.ts';
 
 interface PublishInput extends FileTaskInput {
@@ -12,24 +11,15 @@ interface PublishInput extends FileTaskInput {
 
 /**
  * Puts the file's aggregate record on the stream, newline-terminated: Firehose concatenates
- * records with no delimiter, and the landed objects must stay newline-delimited JSON.
+ * records with no delimiter, and the landed objects must stay newline-delimited JSON. A retry
+ * may land a second copy (the first put's answer was lost); readers drop it by `recordId`.
  */
 export const handler = fileTask(async ({ aggregate }: PublishInput) => {
-  const response = await kinesis.send(
-    new PutRecordsCommand({
-      StreamName: streamName(),
-      Records: [
-        {
-          Data: new TextEncoder().encode(`${JSON.stringify(aggregate)}\n`),
-          PartitionKey: aggregate.dataset,
-        },
-      ],
-    }),
-  );
-  if (response.FailedRecordCount) {
-    throw new TransientError(
-      `Kinesis refused ${response.FailedRecordCount} record(s): ${response.Records?.[0]?.ErrorCode}`,
-    );
-  }
+  await putAllRecords(kinesis, streamName(), [
+    {
+      Data: new TextEncoder().encode(`${JSON.stringify(aggregate)}\n`),
+      PartitionKey: aggregate.dataset,
+    },
+  ]);
   logger.info('aggregate published', { outcome: aggregate.outcome });
 });

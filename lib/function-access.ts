@@ -39,6 +39,8 @@ export function connectFunction(fn: SluiceFunction, resources: SluiceResources):
         break;
       case 'executions:start':
         resources.stateMachine.grantStartExecution(handler);
+        // To tell its own earlier start (answer lost) from a duplicate event's: see the input.
+        resources.stateMachine.grantExecution(handler, 'states:DescribeExecution');
         break;
       default:
         throw new Error(

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { extname, posix } from 'node:path';
-import type { S3ObjectCreatedNotificationEvent } from 'aws-lambda';
 import { INCOMING_PREFIX } from './constants.ts';
 import type { FileKind, FileRef } from './types.ts';
 
@@ -51,7 +50,7 @@ export function attemptExecutionName(file: FileRef, attempt: number): string {
 }
 
 /** Builds the file reference from an S3 Object Created event, or undefined outside `incoming/`. */
-export function fileRefFromEvent(event: S3ObjectCreatedNotificationEvent): FileRef | undefined {
+export function fileRefFromEvent(event: ObjectCreatedEvent): FileRef | undefined {
   const { bucket, object } = event.detail;
   return fileRef({
     bucket: bucket.name,
@@ -60,6 +59,20 @@ export function fileRefFromEvent(event: S3ObjectCreatedNotificationEvent): FileR
     size: object.size,
     receivedAt: event.time,
   });
+}
+
+/** What a file reference needs of S3's Object Created event, as EventBridge delivers it. */
+export interface ObjectCreatedEvent {
+  readonly time: string;
+  readonly detail: {
+    readonly bucket: { readonly name: string };
+    readonly object: {
+      readonly key: string;
+      readonly size: number;
+      readonly etag: string;
+      readonly 'version-id'?: string;
+    };
+  };
 }
 
 /**

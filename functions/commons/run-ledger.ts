@@ -19,17 +19,20 @@ export class RunLedger {
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
   }
 
-  /** Records an event that was skipped because its version already has an execution. */
+  /**
+   * Records a delivery that was skipped because its version already has an execution. Keyed by
+   * the delivery (the SQS message), so a redelivery of the same message writes the same item.
+   */
   async recordDuplicate(
     file: FileRef,
-    eventId: string,
+    deliveryId: string,
     executionId: string,
     now: Date,
   ): Promise<void> {
     const at = now.toISOString();
     const item: LedgerItem = {
       pk: ledgerKey(file),
-      sk: `${file.versionTag}#DUPLICATE#${eventId}`,
+      sk: `${file.versionTag}#DUPLICATE#${deliveryId}`,
       bucket: file.bucket,
       key: file.key,
       versionTag: file.versionTag,

@@ -30,6 +30,8 @@ export interface ProcessFileInput {
   readonly file: FileRef;
   /** 1 for the upload's own execution; a replay of the same version is 2, 3, … */
   readonly attempt: number;
+  /** The SQS message whose event started it; absent for a replay. */
+  readonly messageId?: string;
 }
 
 /** `{ Error, Cause }` as Step Functions' Catch puts it at `ResultPath`. */

@@ -57,6 +57,11 @@ class PendingBatch {
   since = 0;
   /** The last sequence number per shard in the buffer. */
   readonly lastSequence = new Map<string, string>();
+  /**
+   * The object's key, chosen at the first try: a write retried after an answer that never came
+   * overwrites the object it may have made, instead of landing the records twice.
+   */
+  key: string | undefined;
 }
 
 const pad = (value: number): string => String(value).padStart(2, '0');
@@ -198,7 +203,8 @@ export function startFirehoseDelivery(options: FirehoseDeliveryOptions): Firehos
   async function write(): Promise<void> {
     if (buffer.records === 0) return;
     const full = buffer;
-    const key = firehoseObjectKey(prefix, deliveryStreamName, full.oldest ?? new Date());
+    full.key ??= firehoseObjectKey(prefix, deliveryStreamName, full.oldest ?? new Date());
+    const key = full.key;
     await s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.concat(full.chunks) }),
     );

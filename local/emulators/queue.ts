@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -288,7 +288,7 @@ export class LocalQueue {
         ApproximateFirstReceiveTimestamp: String(Date.now()),
       },
       messageAttributes: {},
-      md5OfBody: '',
+      md5OfBody: createHash('md5').update(message.body).digest('hex'),
       eventSource: 'aws:sqs',
       eventSourceARN: this.options.queueArn,
       awsRegion: this.options.queueArn.split(':')[3] ?? 'us-east-1',

@@ -207,6 +207,32 @@ describe('IAM for the flow', () => {
     });
   });
 
+  it("lets the start function describe ProcessFile's executions, and no other machine's", () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [
+        { Ref: logicalIdOf(template, 'AWS::IAM::Role', 'StartExecutionFunctionServiceRole') },
+      ],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: 'states:DescribeExecution',
+            Effect: 'Allow',
+            Resource: {
+              'Fn::Join': [
+                '',
+                Match.arrayWith([
+                  ':execution:',
+                  { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: stateMachineId() }] }] },
+                  ':*',
+                ]),
+              ],
+            },
+          },
+        ]),
+      },
+    });
+  });
+
   it.each(
     FUNCTIONS.filter((fn) => aslText().includes(`\${${arnSubstitution(fn.id)}}`)).map((fn) => [
       fn.id,

@@ -1,3 +1,9 @@
+import {
+  isServerError,
+  isThrottlingError,
+  isTransientError,
+} from '@smithy/service-error-classification';
+import type { SdkError } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import { TransientError } from '#commons/errors.ts';
 import type { FileRef } from '#commons/types.ts';
@@ -9,31 +15,16 @@ export interface FileTaskInput {
   readonly executionId: string;
 }
 
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'SlowDown',
-  'RequestTimeout',
-  'TimeoutError',
-]);
-
 /**
  * SDK faults that a retry may cure become `TransientError`, the one name the ASL retries on, so
- * the state machine needs no list of every service's throttling codes.
+ * the state machine needs no list of every service's throttling codes. The SDK's own
+ * classification decides, the same one its retry strategy uses: throttling codes, 5xx, timeouts
+ * and dropped connections (`ECONNRESET`, `EPIPE`, `ETIMEDOUT`, ...).
  */
-function classifyError(error: unknown): unknown {
+export function classifyError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof TransientError) return error;
-  const meta = error as Error & {
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-    code?: string;
-  };
-  const status = meta.$metadata?.httpStatusCode ?? 0;
-  const network = meta.code === 'ECONNRESET' || meta.code === 'ECONNREFUSED';
-  if (meta.$retryable || status >= 500 || THROTTLING.has(error.name) || network) {
+  const sdkError = error as SdkError;
+  if (isThrottlingError(sdkError) || isTransientError(sdkError) || isServerError(sdkError)) {
     return new TransientError(`${error.name}: ${error.message}`, { cause: error });
   }
   return error;
