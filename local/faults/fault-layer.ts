@@ -10,6 +10,7 @@ import { sendAwsError } from '../emulators/aws-error.ts';
 import { LambdaServiceError } from '../emulators/lambda-runtime.ts';
 import { jsonOperation, s3Operation } from './operations.ts';
 import { effectOf, type FaultEffect, type FaultRule, type FaultService } from './rules.ts';
+import { seededRandom } from './seeded-random.ts';
 
 /** Set on the layer's own calls to the emulator behind it, which must not meet faults again. */
 const EXEMPT_HEADER = 'x-sluice-faults';
@@ -45,18 +46,6 @@ export interface FaultReport {
     readonly total: number;
     readonly byService: Readonly<Partial<Record<FaultService, number>>>;
     readonly faults: readonly InjectedFault[];
-  };
-}
-
-/** A seeded stream of numbers in [0, 1) (mulberry32): each rule draws from its own. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

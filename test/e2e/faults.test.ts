@@ -68,6 +68,20 @@ async function uploadCsv(name = `file-${++upload}`): Promise<string> {
   return key;
 }
 
+/** Uploads a CSV while the S3 → SQS bridge hands its event to `deliver` instead of the queue. */
+async function uploadThrough(
+  deliver: (body: string, send: (body: string) => void) => void,
+): Promise<string> {
+  const queue = stack.queue as { send(body: string): void };
+  const send = queue.send.bind(stack.queue);
+  queue.send = (body) => deliver(body, send);
+  try {
+    return await uploadCsv();
+  } finally {
+    queue.send = send;
+  }
+}
+
 async function ledgerOf(key: string) {
   const items = await stack.ledger.history(stack.names.bucketName, key);
   return {
@@ -105,20 +119,10 @@ async function landedAggregates(): Promise<Map<string, AggregateRecord[]>> {
 
 describe('duplicate events', () => {
   it('the same S3 event delivered 3 times in one batch gives one execution and two SKIPPED_DUPLICATE items', async () => {
-    // Prepare: the bridge delivers every event three times, back to back.
-    const queue = stack.queue as { send(body: string): void };
-    const send = queue.send.bind(stack.queue);
-    queue.send = (body) => {
+    // Act: the bridge delivers every event three times, back to back.
+    const key = await uploadThrough((body, send) => {
       for (let i = 0; i < 3; i++) send(body);
-    };
-
-    // Act
-    let key: string;
-    try {
-      key = await uploadCsv();
-    } finally {
-      queue.send = send;
-    }
+    });
     await stack.waitForIdle();
 
     // Assess
@@ -130,24 +134,16 @@ describe('duplicate events', () => {
 
   it('the same event delivered twice more after its execution finished gives two SKIPPED_DUPLICATE items', async () => {
     // Prepare
-    const queue = stack.queue as { send(body: string): void };
-    const send = queue.send.bind(stack.queue);
     const sent: string[] = [];
-    queue.send = (body) => {
+    const key = await uploadThrough((body, send) => {
       sent.push(body);
       send(body);
-    };
-    let key: string;
-    try {
-      key = await uploadCsv();
-    } finally {
-      queue.send = send;
-    }
+    });
     await stack.waitForIdle();
 
     // Act
-    send(sent[0] as string);
-    send(sent[0] as string);
+    stack.queue.send(sent[0] as string);
+    stack.queue.send(sent[0] as string);
     await stack.waitForIdle();
 
     // Assess
