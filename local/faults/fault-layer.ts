@@ -180,8 +180,11 @@ export class FaultLayer {
       };
       pass(request, response);
     } else if (rule.error) {
-      // Read the body away first, so the client gets the answer rather than a broken pipe.
-      await readBody(request);
+      // Read the body away first (without keeping it: it may be a GB upload), so the client gets
+      // the answer rather than a broken pipe.
+      await new Promise((drained, failed) => {
+        request.on('end', drained).on('error', failed).resume();
+      });
       const { code } = rule.error;
       const status = rule.error.statusCode ?? SERVER_ERRORS[code] ?? 400;
       const message = rule.error.message ?? `sluice fault injection: ${code}`;
