@@ -36,7 +36,11 @@ export interface LocalQueueOptions {
   readonly batchSize: number;
   /** Receives before a message moves to the dead-letter queue, as the redrive policy says. */
   readonly maxReceiveCount: number;
-  /** Delay before a failed message is visible again. */
+  /**
+   * Delay before a failed message is visible again, tripled at each further receive (1, 3, 9,
+   * 27 s by default): a service outage of up to about 40 s ends in delivered events rather than
+   * dead letters. On AWS the same comes from a visibility timeout of 6× the consumer's timeout.
+   */
   readonly visibilityTimeoutMs?: number;
   readonly concurrency?: number;
   readonly queueArn: string;
@@ -229,12 +233,15 @@ export class LocalQueue {
         this.deadLetter(message, reason);
       } else {
         this.delayed++;
-        setTimeout(() => {
-          this.delayed--;
-          if (this.closed) return;
-          this.ready.push(message);
-          this.pump();
-        }, this.options.visibilityTimeoutMs ?? 1000).unref();
+        setTimeout(
+          () => {
+            this.delayed--;
+            if (this.closed) return;
+            this.ready.push(message);
+            this.pump();
+          },
+          (this.options.visibilityTimeoutMs ?? 1000) * 3 ** (message.receiveCount - 1),
+        ).unref();
       }
     }
   }
