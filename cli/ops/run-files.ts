@@ -47,11 +47,28 @@ export async function runFiles(
   // finish times have milliseconds.
   const startedAt = Date.now();
   const since = Math.floor(startedAt / 1000) * 1000;
-  await uploadFiles(targetFromLocalStack(stack), plan, (progress) =>
+  const uploads = await uploadFiles(targetFromLocalStack(stack), plan, (progress) =>
     options.onUploaded?.(progress.filesDone, progress.files),
   );
+  const failed = new Map(
+    uploads.flatMap((upload) => (upload.error ? [[upload.key, upload.error]] : [])),
+  );
   await stack.waitForIdle(options.onProgress);
-  return Promise.all(data.map((file) => outcomeOf(stack, file.key, since, startedAt)));
+  return Promise.all(
+    data.map(async (file): Promise<FileOutcome> => {
+      const error = failed.get(file.key);
+      if (!error) return outcomeOf(stack, file.key, since, startedAt);
+      return {
+        key: file.key,
+        kind: kindOf(file.key),
+        status: 'MISSING',
+        outputs: [],
+        error: { name: 'UploadFailed', message: `${error.name}: ${error.message}` },
+        executionId: null,
+        durationMs: null,
+      };
+    }),
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
+import type { SdkError } from '@smithy/types';
 import { INCOMING_PREFIX, SCHEMAS_PREFIX } from '#commons/constants.ts';
 import { DEFAULT_DATASET } from '#commons/file-ref.ts';
 import { InvalidOption, NothingToUpload } from './errors.ts';
@@ -34,6 +35,11 @@ export interface UploadProgress {
 
 /** Parts of 8 MiB (S3's minimum is 5 MiB), four in flight per file: files over 8 MiB go multipart. */
 export const PART_SIZE = 8 * 1024 * 1024;
+/**
+ * Waits before a file's upload is tried again after the SDK's own retries gave up on a transient
+ * error: about 40 s in all, so an S3 outage of that long loses no upload.
+ */
+const UPLOAD_RETRY_WAITS_MS = [2_000, 8_000, 30_000];
 const PARTS_IN_FLIGHT = 4;
 const FILES_IN_FLIGHT = 4;
 /** A folder of an upload dir whose files configure datasets: they go to `schemas/`, as in `sluice run`. */
@@ -120,7 +126,11 @@ export async function uploadFiles(
       bytesDone: [...loaded.values()].reduce((sum, n) => sum + n, 0),
     });
   const { Upload } = await import('@aws-sdk/lib-storage');
-  const uploadOne = async (file: PlannedUpload): Promise<UploadResult> => {
+  const { isThrottlingError, isTransientError } = await import(
+    '@smithy/service-error-classification'
+  );
+  /** One try; a failure comes back with the error itself, to tell a transient one. */
+  const uploadOnce = async (file: PlannedUpload): Promise<[UploadResult, unknown]> => {
     try {
       const upload = new Upload({
         client: target.s3,
@@ -134,21 +144,25 @@ export async function uploadFiles(
         report();
       });
       const done = await upload.done();
-      return {
-        key: file.key,
-        bytes: file.bytes,
-        etag: (done.ETag ?? '').replace(/"/g, '') || null,
-        path: file.path,
-      };
+      const etag = (done.ETag ?? '').replace(/"/g, '') || null;
+      return [{ key: file.key, bytes: file.bytes, etag, path: file.path }, undefined];
     } catch (error) {
       const failure = error as Error;
-      return {
-        key: file.key,
-        bytes: file.bytes,
-        etag: null,
-        path: file.path,
-        error: { name: failure.name, message: failure.message },
-      };
+      const result = { key: file.key, bytes: file.bytes, etag: null, path: file.path };
+      return [{ ...result, error: { name: failure.name, message: failure.message } }, error];
+    }
+  };
+  const uploadOne = async (file: PlannedUpload): Promise<UploadResult> => {
+    try {
+      for (const wait of UPLOAD_RETRY_WAITS_MS) {
+        const [result, error] = await uploadOnce(file);
+        const transient =
+          error !== undefined &&
+          (isThrottlingError(error as SdkError) || isTransientError(error as SdkError));
+        if (!transient) return result;
+        await new Promise((wake) => setTimeout(wake, wait));
+      }
+      return (await uploadOnce(file))[0];
     } finally {
       loaded.set(file.key, file.bytes);
       filesDone++;

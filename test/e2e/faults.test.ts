@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -12,6 +13,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/endpoint.ts';
 import { FaultLayer } from '#local/faults/fault-layer.ts';
 import { type FaultRule, parseFaultRules } from '#local/faults/rules.ts';
 import { LocalStack } from '#local/stack/stack.ts';
+import { runFiles } from '../../cli/ops/run-files.ts';
 import { until } from '../cli/ops-helpers.ts';
 
 const FINAL = new Set(['SUCCEEDED', 'QUARANTINED', 'FAILED']);
@@ -343,6 +345,25 @@ describe('ambiguous writes: applied, but the answer was lost', () => {
     for (const recordId of ids) {
       expect(landed.get(`incoming/resend/${recordId}`)).toHaveLength(1);
     }
+  });
+});
+
+describe('uploads under faults', () => {
+  it('an upload refused more often than the SDK retries is tried again, and its file finishes', async () => {
+    // Prepare: 9 refusals in a row, more than the S3 client's 5 attempts.
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-upload-faults-'));
+    mkdirSync(join(dir, 'tables'));
+    writeFileSync(join(dir, 'tables/refused.csv'), 'id,name\n1,refused\n');
+    arm([{ service: 's3', operation: 'PutObject', times: 9, error: { code: 'SlowDown' } }]);
+
+    // Act
+    const outcomes = await runFiles(stack, dir);
+
+    // Assess
+    expect(injected('s3', 'PutObject', 'error')).toBeGreaterThanOrEqual(9);
+    expect(outcomes.map((o) => [o.key, o.status])).toEqual([
+      ['incoming/tables/refused.csv', 'SUCCEEDED'],
+    ]);
   });
 });
 
