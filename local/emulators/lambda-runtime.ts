@@ -256,7 +256,10 @@ export class LocalLambdaRuntime {
       execArgv: ['--enable-source-maps'],
       stdout: true,
       stderr: true,
-      resourceLimits: { maxOldGenerationSizeMb: fn.memorySize },
+      // A small young generation: some 20 idle-most-of-the-time environments each kept up to
+      // ~48 MB of it otherwise. Measured: 1,000 small files peak at 734 MB instead of 1.0–1.1 GB
+      // in the same time, and a 1M-row CSV through the pipeline takes 5.25 s instead of 5.14 s.
+      resourceLimits: { maxOldGenerationSizeMb: fn.memorySize, maxYoungGenerationSizeMb: 4 },
     });
     const log = this.log(fn);
     worker.stdout.pipe(log, { end: false });
