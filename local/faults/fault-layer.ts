@@ -8,8 +8,10 @@ import {
 import type { AddressInfo } from 'node:net';
 import { sendAwsError } from '../emulators/aws-error.ts';
 import { LambdaServiceError } from '../emulators/lambda-runtime.ts';
+import { effectOf, type FaultEffect } from './effects.ts';
 import { jsonOperation, s3Operation } from './operations.ts';
-import { effectOf, type FaultEffect, type FaultRule, type FaultService } from './rules.ts';
+// Types only: the rules' validator (zod) loads only where rules are parsed.
+import type { FaultRule, FaultService } from './rules.ts';
 import { seededRandom } from './seeded-random.ts';
 
 /** Set on the layer's own calls to the emulator behind it, which must not meet faults again. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { EFFECTS } from './effects.ts';
 
 /** LocalStack's service names, plus `sqs` for the stack's SQS API. */
 export const FAULT_SERVICES = [
@@ -71,9 +72,6 @@ const ruleSchema = z
     }
   });
 
-const EFFECTS = ['error', 'latency', 'reset', 'commitThenReset', 'recordFailures'] as const;
-export type FaultEffect = (typeof EFFECTS)[number];
-
 export type FaultRule = z.infer<typeof ruleSchema>;
 
 /** A rules file that cannot be used: the message names the rule and the field. */
@@ -82,10 +80,6 @@ export class InvalidFaultRules extends Error {
 }
 
 const rulesSchema = z.union([z.array(ruleSchema), z.strictObject({ rules: z.array(ruleSchema) })]);
-
-/** Which effect a valid rule has. */
-export const effectOf = (rule: FaultRule): FaultEffect =>
-  EFFECTS.find((effect) => rule[effect] !== undefined) as FaultEffect;
 
 /**
  * Validates rules: a JSON array of rules, or `{ "rules": [...] }`.

@@ -59,7 +59,7 @@ export interface EdgeControls {
    */
   readonly faults?: {
     readonly rules: () => unknown;
-    readonly replace: (rules: unknown) => unknown;
+    readonly replace: (rules: unknown) => Promise<unknown>;
   };
 }
 
@@ -387,7 +387,7 @@ function serveFaults(faults: NonNullable<EdgeControls['faults']>) {
       return;
     }
     try {
-      sendJson(response, 200, faults.replace(body));
+      sendJson(response, 200, await faults.replace(body));
     } catch (error) {
       const failure = error as Error;
       sendJson(response, 400, { error: failure.name, message: failure.message });

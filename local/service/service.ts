@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import { LOCAL_REGION } from '../emulators/endpoint.ts';
 import { localQueueUrl } from '../emulators/sqs-api.ts';
 import { FaultLayer } from '../faults/fault-layer.ts';
-import { parseFaultRules, readFaultRules } from '../faults/rules.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { LocalStack } from '../stack/stack.ts';
 import { type EdgeRouter, type ServiceRoutes, startEdgeRouter } from './edge-router.ts';
@@ -77,8 +76,9 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
   const undo: (() => Promise<void> | void)[] = [];
   let info: EndpointInfo | undefined;
   const rulesFile = options.faults ?? process.env.SLUICE_FAULTS;
-  // A bad rules file fails before anything starts.
-  const faults = new FaultLayer(rulesFile ? readFaultRules(rulesFile) : []);
+  // A bad rules file fails before anything starts. The validator loads only when rules come.
+  const rules = () => import('../faults/rules.ts');
+  const faults = new FaultLayer(rulesFile ? (await rules()).readFaultRules(rulesFile) : []);
   let faultsArmed = faults.rules.length > 0;
   try {
     const lock: DataDirLock = lockDataDir(dataDir);
@@ -98,8 +98,8 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
         endpointInfo: () => info,
         faults: {
           rules: () => faults.rules,
-          replace: (rules) => {
-            faults.setRules(parseFaultRules(rules, 'POST /_sluice/faults'));
+          replace: async (body) => {
+            faults.setRules((await rules()).parseFaultRules(body, 'POST /_sluice/faults'));
             faultsArmed ||= faults.rules.length > 0;
             return faults.rules;
           },

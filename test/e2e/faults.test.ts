@@ -1,15 +1,14 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import type { PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { putAllRecords } from '#commons/helpers/put-records.ts';
 import type { LedgerItem } from '#commons/outcome.ts';
 import type { AggregateRecord } from '#commons/types.ts';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/endpoint.ts';
+import { localKinesisClient } from '#local/emulators/kinesis.ts';
 import { FaultLayer } from '#local/faults/fault-layer.ts';
 import { type FaultRule, parseFaultRules } from '#local/faults/rules.ts';
 import { LocalStack } from '#local/stack/stack.ts';
@@ -316,12 +315,7 @@ describe('ambiguous writes: applied, but the answer was lost', () => {
         recordFailures: { code: 'ProvisionedThroughputExceededException', fraction: 0.5 },
       },
     ]);
-    const kinesis = new KinesisClient({
-      endpoint: stack.endpoints.kinesis,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      requestHandler: new NodeHttpHandler(),
-    });
+    const kinesis = localKinesisClient(stack.endpoints.kinesis);
     const ids = Array.from({ length: 10 }, (_, i) => `resend-${i}`);
     const entries: PutRecordsRequestEntry[] = ids.map((recordId) => ({
       Data: new TextEncoder().encode(
