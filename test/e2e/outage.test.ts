@@ -26,7 +26,17 @@ beforeAll(async () => {
   })
     .png()
     .toBuffer();
-});
+  // Warm every function first: a 1 s outage must meet the pipeline's calls, not its cold starts.
+  for (const [key, body] of [
+    ['incoming/warmup/w.csv', Buffer.from('id\n1\n')],
+    ['incoming/warmup/w.png', png],
+  ] as const) {
+    await stack.s3.send(
+      new PutObjectCommand({ Bucket: stack.names.bucketName, Key: key, Body: body }),
+    );
+  }
+  await stack.waitForIdle();
+}, 60_000);
 
 afterAll(async () => {
   await stack?.close();
