@@ -58,6 +58,14 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'process a file version again as a new attempt',
     load: async () => (await import('./commands/replay.ts')).replayCommand(),
   },
+  schedules: {
+    summary: 'list the batch schedules, when each runs next and how its last batch ended',
+    load: async () => (await import('./commands/schedules.ts')).schedulesCommand(),
+  },
+  batch: {
+    summary: 'process every file under a prefix now, as a scheduled batch does',
+    load: async () => (await import('./commands/batch.ts')).batchCommand(),
+  },
 };
 
 /** The CLI with the command `argv` names loaded, or every command as its summary line. */

@@ -10,7 +10,8 @@ export type Access =
   | 'table:read'
   | 'table:write'
   | 'stream:write'
-  | 'executions:start';
+  | 'executions:start'
+  | 'executions:read';
 
 export interface FunctionDefinition {
   /** Stable id: the CDK construct id, and `${<id>FunctionArn}` in the ASL files. */
@@ -103,6 +104,24 @@ export const FUNCTIONS = [
     concurrency: 4,
     access: ['stream:write'],
   },
+  {
+    id: 'PlanBatchItem',
+    entry: 'functions/plan-batch-item.ts',
+    description: 'Decides whether a batch processes a listed object, and as which attempt',
+    memorySize: 256,
+    timeoutSeconds: 30,
+    concurrency: 4,
+    access: ['table:read', 'executions:read'],
+  },
+  {
+    id: 'SummariseBatch',
+    entry: 'functions/summarise-batch.ts',
+    description: "Counts a batch's results, records the batch and writes batches/<id>.json",
+    memorySize: 512,
+    timeoutSeconds: 300,
+    concurrency: 2,
+    access: ['bucket:read', 'bucket:write', 'table:write'],
+  },
 ] as const satisfies readonly FunctionDefinition[];
 
 export type FunctionId = (typeof FUNCTIONS)[number]['id'];
@@ -132,7 +151,7 @@ export function environmentFor(
     if (access.startsWith('bucket:')) env[ENV.bucket] = names.bucketName;
     if (access.startsWith('table:')) env[ENV.table] = names.tableName;
     if (access === 'stream:write') env[ENV.stream] = names.streamName;
-    if (access === 'executions:start') env[ENV.stateMachine] = names.stateMachineArn;
+    if (access.startsWith('executions:')) env[ENV.stateMachine] = names.stateMachineArn;
   }
   return env;
 }

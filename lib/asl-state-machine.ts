@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
@@ -31,13 +32,37 @@ export interface AslStateMachineProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: RetentionDays;
+
+  /**
+   * Values for placeholders that name neither a function nor the ledger table, by placeholder
+   * name (`BucketName` for `${BucketName}`). Each must appear in the definition.
+   * @default - none: such a placeholder fails the synth
+   */
+  readonly substitutions?: Readonly<Record<string, string>>;
+
+  /**
+   * The statements each further integration needs, by the Resource the definition names it with:
+   * a Task's, or a Distributed Map's ItemReader or ResultWriter. Each must be used by the
+   * definition, so a grant cannot outlive the state that needed it.
+   * @default - none: a Resource other than a function placeholder or a DynamoDB task fails the synth
+   */
+  readonly integrations?: Readonly<Record<string, readonly PolicyStatement[]>>;
+
+  /**
+   * The state machine's name. A definition with a Distributed Map needs one: its child workflow
+   * executions are granted on ARNs built from the name, as a reference to the machine's own ARN
+   * would make its role's policy and the machine depend on each other.
+   * @default - a name CloudFormation generates; a Distributed Map then fails the synth
+   */
+  readonly stateMachineName?: string;
 }
 
 /**
  * A Standard state machine loaded from an ASL file, the file the local runner also loads. CDK
  * derives no IAM from a file-based definition, so the grants come from reading the file: invoke
- * for every function placeholder and the matching DynamoDB action for every direct integration.
- * Any other Resource fails the synth, so a new integration can't ship without its grant.
+ * for every function placeholder, the matching DynamoDB action for every direct integration, the
+ * caller's statements for the `integrations` it names, and a Distributed Map's child workflow
+ * executions. Any other Resource fails the synth, so a new integration can't ship without its grant.
  */
 export class AslStateMachine extends Construct {
   /** The state machine. */
@@ -48,6 +73,11 @@ export class AslStateMachine extends Construct {
   public readonly invokedFunctionIds: readonly string[];
   /** Substitutions passed to CloudFormation, by placeholder name. */
   public readonly substitutions: Readonly<Record<string, string>>;
+  /**
+   * The grants for a Distributed Map's child workflow executions, kept out of the role's default
+   * policy (which the state machine depends on); undefined without a Distributed Map.
+   */
+  public readonly distributedMapPolicy?: Policy;
 
   constructor(scope: Construct, id: string, props: AslStateMachineProps) {
     super(scope, id);
@@ -55,7 +85,11 @@ export class AslStateMachine extends Construct {
     const placeholders = [
       ...new Set([...text.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1] as string)),
     ];
-    const resources = taskResources(JSON.parse(text) as unknown);
+    const definition = JSON.parse(text) as unknown;
+    const resources = integrationResources(definition);
+    const extraSubstitutions = props.substitutions ?? {};
+    const givenSubstitutions = Object.keys(extraSubstitutions);
+    const integrations = props.integrations ?? {};
 
     const substitutions: Record<string, string> = {};
     const invoked: string[] = [];
@@ -64,22 +98,39 @@ export class AslStateMachine extends Construct {
         substitutions[placeholder] = props.table.tableName;
         continue;
       }
+      const value = extraSubstitutions[placeholder];
+      if (value !== undefined) {
+        substitutions[placeholder] = value;
+        continue;
+      }
       const functionId = Object.keys(props.functions).find(
         (fid) => arnSubstitution(fid) === placeholder,
       );
       const fn = functionId === undefined ? undefined : props.functions[functionId];
       if (functionId === undefined || fn === undefined) {
         throw new Error(
-          `${props.definitionFile} uses \${${placeholder}}, which matches no function (have: ${Object.keys(props.functions).join(', ')})`,
+          `${props.definitionFile} uses \${${placeholder}}, which matches no function (have: ${Object.keys(props.functions).join(', ')})${givenSubstitutions.length > 0 ? ` nor substitution (have: ${givenSubstitutions.join(', ')})` : ''}`,
         );
       }
       substitutions[placeholder] = fn.functionArn;
       invoked.push(functionId);
     }
+    const unusedSubstitutions = givenSubstitutions.filter((n) => !(n in substitutions));
+    if (unusedSubstitutions.length > 0) {
+      throw new Error(
+        `${props.definitionFile} has no placeholder for substitution ${unusedSubstitutions.join(', ')}`,
+      );
+    }
 
     const dynamoActions = new Set<string>();
+    const statements: PolicyStatement[] = [];
     for (const resource of resources) {
       if (/^\$\{[^}]+FunctionArn\}$/.test(resource)) continue;
+      const granted = integrations[resource];
+      if (granted !== undefined) {
+        statements.push(...granted);
+        continue;
+      }
       const action = DYNAMODB_INTEGRATIONS[resource];
       if (action === undefined) {
         throw new Error(
@@ -88,12 +139,26 @@ export class AslStateMachine extends Construct {
       }
       dynamoActions.add(action);
     }
+    const unusedIntegrations = Object.keys(integrations).filter((r) => !resources.includes(r));
+    if (unusedIntegrations.length > 0) {
+      throw new Error(
+        `${props.definitionFile} uses no Resource '${unusedIntegrations.join("', '")}', yet a grant was given for it`,
+      );
+    }
+    const distributedMap = hasDistributedMap(definition);
+    const name = props.stateMachineName;
+    if (distributedMap && name === undefined) {
+      throw new Error(
+        `${props.definitionFile} has a Distributed Map, which needs a stateMachineName to grant its child executions on`,
+      );
+    }
 
     this.logGroup = new LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName: name,
       definitionBody: DefinitionBody.fromFile(props.definitionFile),
       definitionSubstitutions: substitutions,
       tracingEnabled: true,
@@ -107,24 +172,93 @@ export class AslStateMachine extends Construct {
     if (dynamoActions.size > 0) {
       props.table.grant(this.stateMachine, ...[...dynamoActions].sort());
     }
+    for (const statement of statements) {
+      this.stateMachine.addToRolePolicy(statement);
+    }
+    if (distributedMap && name !== undefined) {
+      this.distributedMapPolicy = distributedMapPolicy(this, name);
+      this.stateMachine.role.attachInlinePolicy(this.distributedMapPolicy);
+    }
     this.invokedFunctionIds = invoked;
     this.substitutions = substitutions;
   }
 }
 
+/**
+ * The statements a Distributed Map's child workflow executions need, as CDK's own DistributedMap
+ * grants them: start the machine itself, describe and stop its executions, and redrive its map
+ * runs (`<name>/<label>:<id>`; the map has no Label, so any).
+ */
+function distributedMapPolicy(scope: Construct, stateMachineName: string): Policy {
+  const stack = Stack.of(scope);
+  const arn = (resource: string, resourceName: string) =>
+    stack.formatArn({
+      service: 'states',
+      resource,
+      resourceName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+  return new Policy(scope, 'DistributedMapPolicy', {
+    statements: [
+      new PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [arn('stateMachine', stateMachineName)],
+      }),
+      new PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [arn('execution', `${stateMachineName}:*`)],
+      }),
+      new PolicyStatement({
+        actions: ['states:RedriveExecution'],
+        resources: [arn('execution', `${stateMachineName}/*:*`)],
+      }),
+    ],
+  });
+}
+
+/** Calls `visit` on every object of a definition, states nested in Map and Parallel included. */
+export function eachObject(node: unknown, visit: (record: Record<string, unknown>) => void): void {
+  if (Array.isArray(node)) {
+    for (const item of node) eachObject(item, visit);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const record = node as Record<string, unknown>;
+  visit(record);
+  for (const value of Object.values(record)) eachObject(value, visit);
+}
+
 /** Every Task `Resource` in a definition, including those inside Map and Parallel states. */
 export function taskResources(node: unknown): string[] {
-  const found: string[] = [];
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      value.forEach(visit);
-      return;
+  const found = new Set<string>();
+  eachObject(node, (record) => {
+    if (record.Type === 'Task' && typeof record.Resource === 'string') found.add(record.Resource);
+  });
+  return [...found];
+}
+
+/**
+ * Every Resource a definition calls: its Tasks' and its Map states' `ItemReader` and
+ * `ResultWriter` (the S3 listing and the results export of a Distributed Map).
+ */
+export function integrationResources(node: unknown): string[] {
+  const found = new Set(taskResources(node));
+  eachObject(node, (record) => {
+    if (record.Type !== 'Map') return;
+    for (const field of ['ItemReader', 'ResultWriter']) {
+      const resource = (record[field] as { Resource?: unknown } | undefined)?.Resource;
+      if (typeof resource === 'string') found.add(resource);
     }
-    if (value === null || typeof value !== 'object') return;
-    const record = value as Record<string, unknown>;
-    if (record.Type === 'Task' && typeof record.Resource === 'string') found.push(record.Resource);
-    Object.values(record).forEach(visit);
-  };
-  visit(node);
-  return [...new Set(found)];
+  });
+  return [...found];
+}
+
+/** Whether a definition has a Map whose item processor runs as child workflow executions. */
+export function hasDistributedMap(node: unknown): boolean {
+  let found = false;
+  eachObject(node, (record) => {
+    const processor = record.ItemProcessor as { ProcessorConfig?: { Mode?: unknown } } | undefined;
+    if (record.Type === 'Map' && processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') found = true;
+  });
+  return found;
 }

@@ -42,6 +42,10 @@ export function connectFunction(fn: SluiceFunction, resources: SluiceResources):
         // To tell its own earlier start (answer lost) from a duplicate event's: see the input.
         resources.stateMachine.grantExecution(handler, 'states:DescribeExecution');
         break;
+      case 'executions:read':
+        // Whether an attempt that has no final status is still running.
+        resources.stateMachine.grantExecution(handler, 'states:DescribeExecution');
+        break;
       default:
         throw new Error(
           `Function ${definition.id}: unknown access '${String(access satisfies never)}'`,

@@ -5,10 +5,13 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { AGGREGATES_PREFIX, INCOMING_PREFIX, LEDGER } from '../functions/commons/constants.ts';
+import { readSchedules, SCHEDULES_FILE } from '../functions/commons/schedules.ts';
 import { FUNCTIONS, type FunctionDefinition } from '../functions/registry.ts';
 import { AggregatesDelivery } from './aggregates-delivery.ts';
 import { AslStateMachine } from './asl-state-machine.ts';
+import { BatchSchedules } from './batch-schedules.ts';
 import { connectFunction } from './function-access.ts';
+import { ProcessBatch } from './process-batch.ts';
 import { PROJECT_ROOT, SluiceFunction } from './sluice-function.ts';
 import { UploadTrigger } from './upload-trigger.ts';
 
@@ -33,12 +36,19 @@ export interface SluiceStackProps extends StackProps {
    * @default false
    */
   readonly reserveConcurrency?: boolean;
+
+  /**
+   * The batch schedules' declarations (`readSchedules`); an absent file declares none.
+   * @default `<projectRoot>/schedules.json`
+   */
+  readonly schedulesFile?: string;
 }
 
 /**
  * sluice on AWS: uploads under `incoming/` start a ProcessFile execution through EventBridge, SQS
  * and the start function; the state machine runs the registry's functions, records each file in
  * the ledger table and publishes aggregates through Kinesis and Firehose back to the bucket.
+ * ProcessBatch runs ProcessFile over a listed prefix, started by hand or by the declared schedules.
  */
 export class SluiceStack extends Stack {
   /** Uploads, outputs, quarantine and delivered aggregates. */
@@ -49,6 +59,10 @@ export class SluiceStack extends Stack {
   public readonly functions: Readonly<Record<string, SluiceFunction>>;
   /** ProcessFile, loaded from statemachine/process-file.asl.json. */
   public readonly processFile: AslStateMachine;
+  /** ProcessBatch, loaded from statemachine/process-batch.asl.json. */
+  public readonly processBatch: ProcessBatch;
+  /** The declared batch schedules and their dead-letter queue. */
+  public readonly schedules: BatchSchedules;
   /** The Object Created rule, the upload queue and its dead-letter queue. */
   public readonly uploads: UploadTrigger;
   /** The aggregate stream and its Firehose delivery. */
@@ -112,12 +126,24 @@ export class SluiceStack extends Stack {
       );
     }
     const { [START_FUNCTION_ID]: _start, ...stepFunctions } = functions;
+    const machineFunctions = Object.fromEntries(
+      Object.entries(stepFunctions).map(([fid, fn]): [string, IFunction] => [fid, fn.function]),
+    );
     this.processFile = new AslStateMachine(this, 'ProcessFile', {
       definitionFile: path.join(projectRoot, 'statemachine', 'process-file.asl.json'),
-      functions: Object.fromEntries(
-        Object.entries(stepFunctions).map(([fid, fn]): [string, IFunction] => [fid, fn.function]),
-      ),
+      functions: machineFunctions,
       table: this.table,
+    });
+    this.processBatch = new ProcessBatch(this, 'ProcessBatch', {
+      definitionFile: path.join(projectRoot, 'statemachine', 'process-batch.asl.json'),
+      bucket: this.bucket,
+      processFile: this.processFile.stateMachine,
+      functions: machineFunctions,
+      table: this.table,
+    });
+    this.schedules = new BatchSchedules(this, 'Schedules', {
+      stateMachine: this.processBatch.stateMachine,
+      schedules: readSchedules(props.schedulesFile ?? path.join(projectRoot, SCHEDULES_FILE)),
     });
 
     const resources = {
@@ -147,6 +173,10 @@ export class SluiceStack extends Stack {
       value: this.processFile.stateMachine.stateMachineArn,
       description: 'ProcessFile',
     });
+    new CfnOutput(this, 'BatchStateMachineArn', {
+      value: this.processBatch.stateMachine.stateMachineArn,
+      description: 'ProcessBatch',
+    });
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Run ledger' });
     new CfnOutput(this, 'StreamName', {
       value: this.aggregates.stream.streamName,
@@ -155,6 +185,10 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: this.uploads.deadLetterQueue.queueUrl,
       description: 'Upload events the start function failed on; redrive once fixed',
+    });
+    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', {
+      value: this.schedules.deadLetterQueue.queueUrl,
+      description: 'Scheduled batch starts that failed their retries or came too late',
     });
   }
 }

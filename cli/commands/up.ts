@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_DATA_DIR } from '#local/service/endpoint-file.ts';
 import { EXIT_USAGE } from '../exit-codes.ts';
+import { shortTime } from '../ops/output.ts';
 import { FAULTS_HELP } from './faults-help.ts';
+import { schedulesFileOf } from './schedules.ts';
 
 /** Same as DEFAULT_PORT in local/service/service.ts, which loads only when `up` runs. */
 const DEFAULT_PORT = 4599;
@@ -18,7 +21,19 @@ function parsePort(value: string): number {
 }
 
 /** Errors that are the user's to fix (another sluice, a port in use): one line, exit 2. */
-const USAGE_ERRORS = new Set(['DataDirInUse', 'PortInUse', 'InvalidFaultRules']);
+const USAGE_ERRORS = new Set([
+  'DataDirInUse',
+  'PortInUse',
+  'InvalidFaultRules',
+  'InvalidSchedules',
+]);
+
+interface UpOptions {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly faults?: string;
+  readonly schedules?: string;
+}
 
 export function upCommand(): Command {
   return new Command('up')
@@ -38,6 +53,10 @@ export function upCommand(): Command {
       '--faults <file>',
       'inject faults from this rules file (see below); GET/POST /_sluice/faults reads and replaces them',
     )
+    .option(
+      '--schedules <file>',
+      'fire the batch schedules declared in this file (default: $SLUICE_SCHEDULES, else schedules.json at the project root)',
+    )
     .addHelpText(
       'after',
       '\nOnce up, it prints the endpoint, the bucket, table, stream and state machine ARN, then a line\n' +
@@ -52,17 +71,37 @@ export function upCommand(): Command {
         "reports each service, like LocalStack's /_localstack/health.\n" +
         FAULTS_HELP +
         '\n' +
+        'Schedules: each schedule of the declaration (see `sluice schedules --help`) starts the\n' +
+        'ProcessBatch state machine at its slots, as EventBridge Scheduler does on AWS, and prints\n' +
+        'one line on start:\n\n' +
+        '  schedule orders-nightly: cron(0 2 * * ? *) Europe/London, next 2026-12-04T02:00:00Z\n\n' +
+        'It fires at the slot, ignoring the flexible window. <data-dir>/schedules/state.json keeps\n' +
+        "each schedule's last run: a schedule it has not seen starts from now (no backfill), and after\n" +
+        'downtime it fires once, for the most recent slot missed. A fire that fails is logged to\n' +
+        'stderr and kept there as lastError.\n\n' +
         'Exit codes: 0 stopped cleanly on Ctrl-C or SIGTERM;\n' +
         '            1 the stack broke, or did not stop in time;\n' +
-        '            2 usage errors: the port is in use, or another sluice holds the data dir.',
+        '            2 usage errors: the port is in use, another sluice holds the data dir, or the\n' +
+        '              --faults or --schedules file is bad.',
     )
-    .action(async (options: { dataDir: string; port: number; faults?: string }) => {
+    .action(async (options: UpOptions) => {
       const dataDir = resolve(options.dataDir);
+      const schedules = schedulesFileOf(options.schedules);
+      if (schedules.named && !existsSync(schedules.path)) {
+        process.stderr.write(`sluice: ${schedules.path}: no such schedules file\n`);
+        process.exitCode = EXIT_USAGE;
+        return;
+      }
       // The emulators load only when `up` runs, so other commands start fast.
       const { startService } = await import('#local/service/service.ts');
       let service: Awaited<ReturnType<typeof startService>>;
       try {
-        service = await startService({ dataDir, port: options.port, faults: options.faults });
+        service = await startService({
+          dataDir,
+          port: options.port,
+          faults: options.faults,
+          schedules: schedules.path,
+        });
       } catch (error) {
         if (error instanceof Error && USAGE_ERRORS.has(error.name)) {
           const hint =
@@ -75,6 +114,8 @@ export function upCommand(): Command {
       }
 
       const { info } = service;
+      // Loaded by the service already.
+      const { nextRun } = await import('#commons/schedules.ts');
       const lines = [
         `endpoint: ${info.endpoint}`,
         `data dir: ${info.dataDir}`,
@@ -83,6 +124,10 @@ export function upCommand(): Command {
         `stream: ${info.stream}`,
         ...Object.entries(info.stateMachines).map(([name, arn]) => `state machine ${name}: ${arn}`),
         `logs: ${info.logDir}`,
+        ...service.schedules.map(
+          (schedule) =>
+            `schedule ${schedule.name}: ${schedule.expression} ${schedule.timeZone}, next ${shortTime(nextRun(schedule, new Date()).toISOString())}`,
+        ),
         `export AWS_ENDPOINT_URL=${info.endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=${info.region} AWS_DEFAULT_REGION=${info.region}`,
         'ready',
       ];

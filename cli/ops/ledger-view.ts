@@ -226,7 +226,9 @@ export async function readLedger(target: OpsTarget, dataset?: string): Promise<L
         ? new ScanCommand({
             TableName: target.names.table,
             ProjectionExpression: projection,
-            ExpressionAttributeNames: names,
+            // File items only: a batch's item (BATCHES#…) has no version.
+            FilterExpression: 'attribute_exists(#versionTag)',
+            ExpressionAttributeNames: { ...names, '#versionTag': 'versionTag' },
             ExclusiveStartKey: start,
           })
         : new QueryCommand({

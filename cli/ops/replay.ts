@@ -46,9 +46,7 @@ async function stillCurrent(target: OpsTarget, file: FileRef): Promise<string | 
     const head = await target.s3.send(
       new HeadObjectCommand({ Bucket: file.bucket, Key: file.key }),
     );
-    const current =
-      head.VersionId && head.VersionId !== 'null' ? head.VersionId : unquote(head.ETag);
-    return current === file.versionTag
+    return unquote(head.ETag) === file.versionTag
       ? undefined
       : 'skip: the key holds a newer upload now, which has its own execution';
   } catch (error) {

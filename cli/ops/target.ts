@@ -42,7 +42,7 @@ export interface TargetNames {
   readonly stream: string | null;
   /** The upload queue's dead-letter queue URL; null for a deployed stack without the output. */
   readonly deadLetterQueue: string | null;
-  /** State machine name (`ProcessFile`) to its ARN. */
+  /** State machine name (`ProcessFile`, `ProcessBatch`) to its ARN. */
   readonly stateMachines: Readonly<Record<string, string>>;
 }
 
@@ -107,6 +107,7 @@ export interface LocalStackLike {
     readonly tableName: string;
     readonly streamName: string;
     readonly stateMachineArn: string;
+    readonly batchStateMachineArn: string;
   };
   readonly deadLetterQueueUrl: string;
   readonly logDir: string;
@@ -126,7 +127,10 @@ export function targetFromLocalStack(stack: LocalStackLike): OpsTarget {
       table: stack.names.tableName,
       stream: stack.names.streamName,
       deadLetterQueue: stack.deadLetterQueueUrl,
-      stateMachines: { ProcessFile: stack.names.stateMachineArn },
+      stateMachines: {
+        ProcessFile: stack.names.stateMachineArn,
+        ProcessBatch: stack.names.batchStateMachineArn,
+      },
     },
     logDir: stack.logDir,
     close() {},
@@ -280,12 +284,17 @@ export function namesFromStackOutputs(stackName: string, outputs: readonly Outpu
       `stack ${stackName} has no ${missing.join(', ')} output: is it a sluice stack?`,
     );
   }
+  // A stack deployed before ProcessBatch has no BatchStateMachineArn output.
+  const batchStateMachine = value('BatchStateMachineArn');
   return {
     bucket,
     table,
     stream: value('StreamName') ?? null,
     deadLetterQueue: value('DeadLetterQueueUrl') ?? null,
-    stateMachines: { ProcessFile: stateMachine },
+    stateMachines: {
+      ProcessFile: stateMachine,
+      ...(batchStateMachine ? { ProcessBatch: batchStateMachine } : {}),
+    },
   };
 }
 

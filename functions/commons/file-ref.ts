@@ -49,13 +49,21 @@ export function attemptExecutionName(file: FileRef, attempt: number): string {
   return attempt === 1 ? name : `${name}-${attempt}`;
 }
 
+/**
+ * A file version's tag is its ETag, not its S3 version id: an event carries both, but a listing
+ * (ProcessBatch's ItemReader) gives only the ETag, and the two must name one version the same so
+ * that a batch never processes a version twice by accident. The ETag names the content, so a
+ * re-upload of the same bytes is the same version.
+ */
+export const versionTagOf = (etag: string) => etag.replace(/"/g, '');
+
 /** Builds the file reference from an S3 Object Created event, or undefined outside `incoming/`. */
 export function fileRefFromEvent(event: ObjectCreatedEvent): FileRef | undefined {
   const { bucket, object } = event.detail;
   return fileRef({
     bucket: bucket.name,
     key: decodeS3EventKey(object.key),
-    versionTag: object['version-id'] || object.etag.replace(/"/g, ''),
+    versionTag: versionTagOf(object.etag),
     size: object.size,
     receivedAt: event.time,
   });

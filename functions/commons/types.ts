@@ -13,7 +13,7 @@ export type FileStatus =
 export interface FileRef {
   readonly bucket: string;
   readonly key: string;
-  /** The object's version id when the bucket is versioned, else its ETag. */
+  /** The object's ETag without quotes: events and listings agree on it (see versionTagOf). */
   readonly versionTag: string;
   readonly size: number;
   /** The folder under `incoming/`. */
@@ -30,8 +30,10 @@ export interface ProcessFileInput {
   readonly file: FileRef;
   /** 1 for the upload's own execution; a replay of the same version is 2, 3, … */
   readonly attempt: number;
-  /** The SQS message whose event started it; absent for a replay. */
+  /** The SQS message whose event started it; absent for a replay or a batch. */
   readonly messageId?: string;
+  /** The ProcessBatch run that started it, if one did. */
+  readonly batchId?: string;
 }
 
 /** `{ Error, Cause }` as Step Functions' Catch puts it at `ResultPath`. */

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { batchExecutionName, type ProcessBatchInput, scheduledBatchId } from '#commons/batch.ts';
+import type { BatchSchedule } from '#commons/schedules.ts';
 import { LOCAL_REGION } from '../emulators/endpoint.ts';
 import { localQueueUrl } from '../emulators/sqs-api.ts';
 import { FaultLayer } from '../faults/fault-layer.ts';
@@ -35,7 +38,16 @@ export interface ServiceOptions {
    * @default - `$SLUICE_FAULTS`, else no faults
    */
   readonly faults?: string;
+  /**
+   * A batch schedules declaration (`schedules.json`) whose schedules the service fires; a file
+   * that does not exist declares none.
+   * @default - no scheduler: `sluice run` fires no schedules
+   */
+  readonly schedules?: string;
 }
+
+/** Where the scheduler remembers each schedule's last run, under the data dir. */
+export const SCHEDULER_STATE = join('schedules', 'state.json');
 
 /** Where the fault layer reports what it injected, when the service stops. */
 export const FAULTS_REPORT = 'faults-report.json';
@@ -47,6 +59,8 @@ export interface SluiceService {
   readonly info: EndpointInfo;
   readonly stack: LocalStack;
   readonly faults: FaultLayer;
+  /** The schedules it fires, in declaration order. */
+  readonly schedules: readonly BatchSchedule[];
   /** Stops the endpoint and the stack, removes endpoint.json, and releases the lock (idempotent). */
   close(): Promise<void>;
 }
@@ -70,6 +84,7 @@ const routesOf = (stack: LocalStack): ServiceRoutes => ({
  * writes endpoint.json. A failed start undoes whatever it had done.
  * @throws DataDirInUse when another live sluice holds the data dir.
  * @throws PortInUse when the port is taken.
+ * @throws InvalidSchedules when the schedules declaration is bad, before anything starts.
  */
 export async function startService(options: ServiceOptions): Promise<SluiceService> {
   const dataDir = resolve(options.dataDir);
@@ -80,6 +95,11 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
   const rules = () => import('../faults/rules.ts');
   const faults = new FaultLayer(rulesFile ? (await rules()).readFaultRules(rulesFile) : []);
   let faultsArmed = faults.rules.length > 0;
+  // The declaration's validator and cron engine (zod, croner) load only when there is one.
+  const schedules =
+    options.schedules === undefined
+      ? []
+      : (await import('#commons/schedules.ts')).readSchedules(options.schedules);
   try {
     const lock: DataDirLock = lockDataDir(dataDir);
     undo.push(() => lock.release());
@@ -128,7 +148,10 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
       bucket: stack.names.bucketName,
       table: stack.names.tableName,
       stream: stack.names.streamName,
-      stateMachines: { ProcessFile: stack.names.stateMachineArn },
+      stateMachines: {
+        ProcessFile: stack.names.stateMachineArn,
+        ProcessBatch: stack.names.batchStateMachineArn,
+      },
       queues: {
         uploads: localQueueUrl(router.endpoint, stack.names.queueName),
         deadLetters: localQueueUrl(router.endpoint, stack.names.deadLetterQueueName),
@@ -142,6 +165,17 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
     writeEndpointFile(dataDir, info);
     undo.push(() => removeEndpointFile(dataDir));
 
+    const scheduler =
+      schedules.length === 0
+        ? undefined
+        : new (await import('../scheduler/scheduler.ts')).LocalScheduler({
+            schedules,
+            stateFile: join(dataDir, SCHEDULER_STATE),
+            fire: (schedule, scheduledTime) => startScheduledBatch(stack, schedule, scheduledTime),
+          });
+    undo.push(() => scheduler?.close());
+    await scheduler?.start();
+
     const ready = info;
     let closing: Promise<void> | undefined;
     return {
@@ -149,9 +183,11 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
       info: ready,
       stack,
       faults,
+      schedules,
       close() {
-        // The edge first, so nothing new arrives; endpoint.json next, so no reader is sent to a
-        // stack that is going; the lock last, so no other sluice opens the data dir meanwhile.
+        // The scheduler first, so no batch starts on a stack that is going; the edge next, so
+        // nothing new arrives; then endpoint.json, so no reader is sent to a stack that is going;
+        // the lock last, so no other sluice opens the data dir meanwhile.
         closing ??= (async () => {
           const errors: unknown[] = [];
           const step = async (run: () => Promise<void> | void) => {
@@ -161,6 +197,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
               errors.push(error);
             }
           };
+          await step(() => scheduler?.close());
           await step(() => router.close());
           await step(() => removeEndpointFile(dataDir));
           await step(() => stack.close());
@@ -184,5 +221,36 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
       }
     }
     throw error;
+  }
+}
+
+/**
+ * What EventBridge Scheduler does on AWS: starts ProcessBatch for one slot. The execution is
+ * named after the slot's batch id, so a slot fired twice (a restart while the first start was
+ * under way) is one batch: the second start meets `ExecutionAlreadyExists`, which is success.
+ */
+async function startScheduledBatch(
+  stack: LocalStack,
+  schedule: BatchSchedule,
+  scheduledTime: Date,
+): Promise<void> {
+  const batchId = scheduledBatchId(schedule.name, scheduledTime);
+  const input: ProcessBatchInput = {
+    batchId,
+    prefix: schedule.prefix,
+    mode: schedule.mode,
+    schedule: schedule.name,
+    maxConcurrency: schedule.maxConcurrency,
+  };
+  try {
+    await stack.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: stack.names.batchStateMachineArn,
+        name: batchExecutionName(batchId),
+        input: JSON.stringify(input),
+      }),
+    );
+  } catch (error) {
+    if ((error as Error).name !== 'ExecutionAlreadyExists') throw error;
   }
 }

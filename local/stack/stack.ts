@@ -23,18 +23,20 @@ import { LocalQueue } from '../emulators/queue.ts';
 import { localS3Client, startLocalS3 } from '../emulators/s3.ts';
 import { localQueueUrl, SqsApi } from '../emulators/sqs-api.ts';
 import { substituteDefinition } from '../emulators/step-functions/definition.ts';
+import { localizeDistributedMaps } from '../emulators/step-functions/distributed-map.ts';
 import { LocalStepFunctions } from '../emulators/step-functions/local-step-functions.ts';
 import type { FaultLayer } from '../faults/fault-layer.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { localFunctionArn, localFunctionName, resolveTask } from './task-resolver.ts';
 
-const PROCESS_FILE_ASL = join(PROJECT_ROOT, 'statemachine/process-file.asl.json');
+const aslFile = (name: string) => join(PROJECT_ROOT, 'statemachine', `${name}.asl.json`);
 
 const NAMES = {
   bucketName: 'sluice-local',
   tableName: 'sluice-ledger',
   streamName: 'sluice-aggregates',
   stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:sluice-ProcessFile`,
+  batchStateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:sluice-ProcessBatch`,
   queueName: 'sluice-uploads',
   deadLetterQueueName: 'sluice-uploads-dlq',
 } as const;
@@ -128,20 +130,39 @@ export class LocalStack {
       };
       const { faults } = options;
       const invoke = faults ? faults.wrapInvoke(invokeFunction) : invokeFunction;
-      const substitutions: Record<string, string> = { LedgerTableName: NAMES.tableName };
+      const substitutions: Record<string, string> = {
+        LedgerTableName: NAMES.tableName,
+        BucketName: NAMES.bucketName,
+        ProcessFileStateMachineArn: NAMES.stateMachineArn,
+      };
       for (const fn of FUNCTIONS) substitutions[arnSubstitution(fn.id)] = localFunctionArn(fn.id);
-      const definition = JSON.parse(
-        substituteDefinition(readFileSync(PROCESS_FILE_ASL, 'utf8'), substitutions),
-      );
+      const definitionOf = (name: string) =>
+        localizeDistributedMaps(
+          JSON.parse(substituteDefinition(readFileSync(aslFile(name), 'utf8'), substitutions)),
+        );
+      let sfn: SFNClient | undefined;
+      const clients = {
+        dynamodb: rawDynamodb,
+        s3: () => s3,
+        sfn: () => {
+          if (!sfn) throw new Error('The local Step Functions API is not listening yet');
+          return sfn;
+        },
+      };
       const stepFunctions = new LocalStepFunctions({
-        stateMachines: [{ arn: NAMES.stateMachineArn, definition }],
+        stateMachines: [
+          { arn: NAMES.stateMachineArn, definition: definitionOf('process-file') },
+          { arn: NAMES.batchStateMachineArn, definition: definitionOf('process-batch') },
+        ],
         // Tasks reach the runtime through `invoke`, which exists by the time any execution starts.
-        resolveTask: (resource) => resolveTask(resource, invoke, rawDynamodb),
+        resolveTask: (resource) => resolveTask(resource, invoke, clients),
         persistDir: at('executions'),
         retryIntervalMs: options.retryIntervalMs,
       });
       const sfnServer = await stepFunctions.listen();
       const sfnEndpoint = sfnServer.endpoint;
+      const sfnClient = new SFNClient({ ...clientConfig, endpoint: sfnEndpoint });
+      sfn = sfnClient;
 
       const logDir = join(root, 'logs');
       runtime = await LocalLambdaRuntime.create({
@@ -214,7 +235,6 @@ export class LocalStack {
       stepFunctions.resumeRunning();
       if (ephemeral) closers.unshift(async () => rmSync(root, { recursive: true, force: true }));
 
-      const sfn = new SFNClient({ ...clientConfig, endpoint: sfnEndpoint });
       const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEndpoint });
       return new LocalStack(
         {
@@ -226,7 +246,7 @@ export class LocalStack {
         },
         s3,
         dynamodb,
-        sfn,
+        sfnClient,
         sqs,
         runtime,
         stepFunctions,

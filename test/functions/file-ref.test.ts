@@ -58,12 +58,12 @@ describe('file-ref', () => {
     });
   });
 
-  it('prefers the version id, and puts top-level files in the default dataset', () => {
+  it('tags the version by its ETag even when S3 gives a version id, as a listing would', () => {
     // Act
     const file = fileRefFromEvent(event('incoming/x.png', { 'version-id': 'v9' }));
 
     // Assess
-    expect(file).toMatchObject({ versionTag: 'v9', dataset: 'default', name: 'x' });
+    expect(file).toMatchObject({ versionTag: 'abc', dataset: 'default', name: 'x' });
   });
 
   it('ignores objects outside incoming/ and folder markers', () => {

@@ -501,6 +501,48 @@ describe('faults on a running sluice up', () => {
   });
 });
 
+describe('batch schedules', () => {
+  it("prints one line per schedule of the project's schedules.json, with its next run", () => {
+    // Assess
+    expect(up.stdout()).toMatch(
+      /^schedule orders-nightly: cron\(0 2 \* \* \? \*\) Europe\/London, next \d{4}-\d\d-\d\dT0[12]:00:00Z$/m,
+    );
+    expect(existsSync(join(dataDir, 'schedules', 'state.json'))).toBe(true);
+  });
+
+  it('refuses a bad --schedules file in one line naming the schedule, exit 2, before anything starts', async () => {
+    // Prepare
+    const otherDir = mkdtempSync(join(tmpdir(), 'sluice-up-schedules-'));
+    const declaration = join(otherDir, 'schedules.json');
+    writeFileSync(
+      declaration,
+      JSON.stringify({
+        datasets: ['orders'],
+        schedules: [
+          { name: 'orders-nightly', dataset: 'orders', expression: 'cron(0 2 * * ? *)' },
+          { name: 'photos-hourly', dataset: 'photos', expression: 'rate(1 hour)' },
+        ],
+      }),
+    );
+
+    try {
+      // Act
+      const second = sluiceUp('--port', '0', '--data-dir', otherDir, '--schedules', declaration);
+      const code = await second.exited;
+
+      // Assess
+      expect(code).toBe(2);
+      expect(second.stderr()).toBe(
+        `sluice: ${declaration}: schedule 'photos-hourly': dataset: 'photos' is not one of the declared datasets (orders)\n`,
+      );
+      expect(second.stdout()).toBe('');
+      expect(existsSync(join(otherDir, 'sluice.lock'))).toBe(false);
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('stopping', () => {
   it('stops on SIGTERM with exit 0 within 10 s, and removes endpoint.json and the lock', async () => {
     // Act

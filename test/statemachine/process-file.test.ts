@@ -27,6 +27,8 @@ const stateOf = (name: string): Record<string, unknown> => states.get(name) ?? {
 
 describe(PATH, () => {
   it('uses only what the local interpreter runs: no JSONata, Assign, ItemReader or task tokens', () => {
+    // A Distributed Map (ItemReader) is allowed in ProcessBatch only, in the form the local
+    // runner rewrites: test/statemachine/process-batch.test.ts.
     // Assess
     for (const forbidden of [
       'QueryLanguage',

@@ -6,6 +6,7 @@ import {
   serveJsonProtocol,
 } from '../endpoint.ts';
 import { allStates, taskStates } from './definition.ts';
+import { type LocalMapRunStates, localMapRuns, mapRunArnOf } from './distributed-map.ts';
 import {
   type ExecutionJournal,
   type ExecutionRecord,
@@ -84,6 +85,8 @@ class Machine {
   /** Each Task state's resource, for TaskScheduled events. */
   readonly resources = new Map<string, string>();
   readonly retries: Record<string, number> = {};
+  /** Rewritten Distributed Maps, by the name of their inline Map. */
+  readonly mapRuns: ReadonlyMap<string, LocalMapRunStates>;
   readonly createdAt = Date.now();
   private readonly interpreters = new Map<string, InstanceType<typeof StateMachine>>();
 
@@ -94,6 +97,7 @@ class Machine {
   ) {
     this.name = arn.split(':').pop() ?? arn;
     this.topLevel = new Set(Object.keys(definition.States ?? {}));
+    this.mapRuns = localMapRuns(definition);
     for (const { name, resource } of taskStates(definition)) {
       const handler = options.resolveTask(resource);
       if (!handler) throw new Error(`No local handler for ${resource} (state ${name})`);
@@ -126,6 +130,21 @@ class Machine {
   }
 }
 
+/** A Distributed Map's run in one execution, counted from its inline Map's events. */
+interface MapRun {
+  readonly mapRunArn: string;
+  readonly executionArn: string;
+  readonly states: LocalMapRunStates;
+  readonly maxConcurrency: number;
+  readonly startDate: number;
+  stopDate?: number;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  total: number;
+  started: number;
+  done: number;
+  failed: number;
+}
+
 interface Run {
   abort: () => void;
   settled: Promise<void>;
@@ -150,6 +169,8 @@ export class LocalStepFunctions {
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly machines = new Map<string, Machine>();
   private readonly runs = new Map<string, Run>();
+  /** Map Runs by ARN, in memory: after a restart a resumed execution starts its run again. */
+  private readonly mapRuns = new Map<string, MapRun>();
   private readonly store: ExecutionJournal;
   private readonly interrupted: ExecutionRecord[] = [];
   private suspended = false;
@@ -329,6 +350,49 @@ export class LocalStepFunctions {
     return { stopDate: seconds(Date.now()) };
   }
 
+  listMapRuns(request: { executionArn: string; maxResults?: number; nextToken?: string }) {
+    const record = this.find(request.executionArn);
+    const runs = [...this.mapRuns.values()].filter((r) => r.executionArn === record.executionArn);
+    return paginate(runs, request, 'mapRuns', (run) => ({
+      executionArn: run.executionArn,
+      mapRunArn: run.mapRunArn,
+      stateMachineArn: `${record.stateMachineArn}/${run.states.map}`,
+      startDate: seconds(run.startDate),
+      stopDate: seconds(run.stopDate),
+    }));
+  }
+
+  describeMapRun(request: { mapRunArn: string }) {
+    const run = this.mapRuns.get(request.mapRunArn);
+    if (!run) {
+      throw new AwsJsonError('ResourceNotFound', `Map Run Does Not Exist: '${request.mapRunArn}'`);
+    }
+    const running = run.started - run.done;
+    const counts = {
+      pending: Math.max(0, run.total - run.started),
+      running,
+      succeeded: run.done - run.failed,
+      failed: run.failed,
+      timedOut: 0,
+      aborted: 0,
+      total: run.total,
+      resultsWritten: run.status === 'RUNNING' ? 0 : run.done,
+    };
+    return {
+      mapRunArn: run.mapRunArn,
+      executionArn: run.executionArn,
+      status: run.status,
+      startDate: seconds(run.startDate),
+      stopDate: seconds(run.stopDate),
+      maxConcurrency: run.maxConcurrency,
+      toleratedFailurePercentage: run.states.toleratedFailurePercentage,
+      toleratedFailureCount: 0,
+      itemCounts: counts,
+      executionCounts: counts,
+      redriveCount: 0,
+    };
+  }
+
   listStateMachines(request: { maxResults?: number; nextToken?: string }) {
     return paginate([...this.machines.values()], request, 'stateMachines', (machine) => ({
       stateMachineArn: machine.arn,
@@ -362,6 +426,8 @@ export class LocalStepFunctions {
       RedriveExecution: (body) => this.redriveExecution(body),
       ListStateMachines: (body) => this.listStateMachines(body),
       DescribeStateMachine: (body) => this.describeStateMachine(body),
+      ListMapRuns: (body) => this.listMapRuns(body),
+      DescribeMapRun: (body) => this.describeMapRun(body),
     });
     return this.server;
   }
@@ -375,6 +441,49 @@ export class LocalStepFunctions {
     for (const run of this.runs.values()) run.abort();
     await Promise.allSettled([...this.runs.values()].map((run) => run.settled));
     await this.server?.close();
+  }
+
+  /**
+   * Counts a rewritten Distributed Map's items from its inline Map's events, and opens its Map
+   * Run when the inline Map starts: the `MapRunStarted` event it returns goes in the history.
+   */
+  private countMapRun(machine: Machine, record: ExecutionRecord, event: Json) {
+    const name = event.state?.name ?? event.parentState?.name;
+    const failedItem = [...machine.mapRuns.values()].find((states) => states.failed === name);
+    const states = machine.mapRuns.get(name) ?? failedItem;
+    if (!states) return undefined;
+    const mapRunArn = mapRunArnOf(record.executionArn, states.map);
+    const run = this.mapRuns.get(mapRunArn);
+    if (event.type === 'StateEntered' && name === states.items) {
+      const input = event.state.input ?? {};
+      this.mapRuns.set(mapRunArn, {
+        mapRunArn,
+        executionArn: record.executionArn,
+        states,
+        maxConcurrency: states.maxConcurrency(input),
+        startDate: event.timestamp ?? Date.now(),
+        status: 'RUNNING',
+        total: Array.isArray(input.sluiceMapItems) ? input.sluiceMapItems.length : 0,
+        started: 0,
+        done: 0,
+        failed: 0,
+      });
+      return {
+        type: 'MapRunStarted',
+        timestamp: event.timestamp,
+        mapRunStartedEventDetails: { mapRunArn },
+      } as HistoryEventBody;
+    }
+    if (!run) return undefined;
+    if (event.type === 'MapIterationStarted') run.started += 1;
+    if (event.type === 'MapIterationSucceeded' || event.type === 'MapIterationFailed')
+      run.done += 1;
+    if (event.type === 'StateEntered' && name === states.failed) run.failed += 1;
+    if (event.type === 'StateExited' && name === states.items) {
+      run.status = 'SUCCEEDED';
+      run.stopDate = event.timestamp ?? Date.now();
+    }
+    return undefined;
   }
 
   private summary(record: ExecutionRecord) {
@@ -493,7 +602,10 @@ export class LocalStepFunctions {
     });
     const logging = (async () => {
       for await (const event of execution.eventLogs) {
-        if (this.suspended || (filter && !filter.keep(event))) continue;
+        if (this.suspended) continue;
+        const opened = this.countMapRun(machine, record, event);
+        if (opened) append(opened);
+        if (filter && !filter.keep(event)) continue;
         const slot = eventSlot(event);
         for (const body of historyEvents(event, machine.resources, caught)) append(body, slot);
       }
@@ -524,6 +636,11 @@ export class LocalStepFunctions {
       }
       if (this.suspended) return;
       record.stopDate = Date.now();
+      for (const mapRun of this.mapRuns.values()) {
+        if (mapRun.executionArn !== record.executionArn || mapRun.status !== 'RUNNING') continue;
+        mapRun.status = record.status === 'ABORTED' ? 'ABORTED' : 'FAILED';
+        mapRun.stopDate = record.stopDate;
+      }
       store.save(record);
     })().finally(() => {
       this.runs.delete(record.executionArn);
