@@ -1,7 +1,9 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListMapRunsCommand } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import {
+  BATCH_RESULTS_PREFIX,
   type BatchSummary,
   batchLedgerKey,
   batchLedgerSortKey,
@@ -13,6 +15,7 @@ import {
 } from '#commons/batch.ts';
 import { dynamodb } from '#commons/clients/dynamodb.ts';
 import { s3 } from '#commons/clients/s3.ts';
+import { sfn } from '#commons/clients/sfn.ts';
 import { bucketName, tableName } from '#commons/helpers/config.ts';
 import { classifyError } from '#commons/helpers/handler.ts';
 import { logger } from '#commons/helpers/logger.ts';
@@ -49,6 +52,33 @@ async function readResults(bucket: string, manifestKey: string): Promise<MapResu
 }
 
 /**
+ * Where the results are: the Map's output says, unless it stopped past its tolerated failures;
+ * then its Map Run names the folder (`<prefix><map run id>/`) that the results still went to.
+ */
+async function manifestOf(
+  input: SummariseInput,
+): Promise<{ Bucket: string; Key: string } | undefined> {
+  if (input.results) return input.results.ResultWriterDetails;
+  const { mapRuns } = await sfn.send(new ListMapRunsCommand({ executionArn: input.executionId }));
+  const id = mapRuns?.[0]?.mapRunArn?.split(':').pop();
+  return id
+    ? { Bucket: bucketName(), Key: `${BATCH_RESULTS_PREFIX}${id}/manifest.json` }
+    : undefined;
+}
+
+async function readAllResults(input: SummariseInput): Promise<MapResultEntry[]> {
+  const manifest = await manifestOf(input);
+  if (!manifest) return [];
+  try {
+    return await readResults(manifest.Bucket, manifest.Key);
+  } catch (error) {
+    // A Map that failed before it wrote anything.
+    if (!input.results && (error as Error).name === 'NoSuchKey') return [];
+    throw error;
+  }
+}
+
+/**
  * Counts the batch's children by their files' statuses, records the batch in the ledger and
  * writes `batches/<id>.json`. Both are puts of the same content, so a second run is harmless.
  */
@@ -56,8 +86,7 @@ export const handler = async (input: SummariseInput, context: Context): Promise<
   logger.addContext(context);
   logger.appendKeys({ batchId: input.batchId });
   try {
-    const details = input.results?.ResultWriterDetails;
-    const entries = details ? await readResults(details.Bucket, details.Key) : [];
+    const entries = await readAllResults(input);
     const { counts, failed } = countResults(entries);
     const files = entries.length;
     const failurePercentage = files === 0 ? 0 : Math.round((failed / files) * 10000) / 100;

@@ -68,6 +68,8 @@ export interface ProcessBatchProps {
 export class ProcessBatch extends AslStateMachine {
   /** Where Map Run results land, as the ResultWriter's Prefix says, with a trailing `/`. */
   public readonly resultsPrefix: string;
+  /** Its executions, `…:execution:<name>:*`, built from the name so a grant on them makes no cycle. */
+  public readonly executionsArn: string;
 
   constructor(scope: Construct, id: string, props: ProcessBatchProps) {
     const stack = Stack.of(scope);
@@ -162,6 +164,12 @@ export class ProcessBatch extends AslStateMachine {
       },
     });
     this.resultsPrefix = resultsPrefix;
+    this.executionsArn = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
   }
 }
 

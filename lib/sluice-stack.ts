@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
@@ -17,6 +18,8 @@ import { UploadTrigger } from './upload-trigger.ts';
 
 /** Registry id of the function the upload queue feeds. */
 export const START_FUNCTION_ID = 'StartExecution';
+/** Registry id of the function that ends a batch with its summary. */
+const SUMMARISE_FUNCTION_ID = 'SummariseBatch';
 
 export interface SluiceStackProps extends StackProps {
   /**
@@ -141,6 +144,14 @@ export class SluiceStack extends Stack {
       functions: machineFunctions,
       table: this.table,
     });
+    // A Map that exceeded its tolerated failures gives no results location in its output:
+    // SummariseBatch finds the manifest through the batch's Map Run.
+    functions[SUMMARISE_FUNCTION_ID]?.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:ListMapRuns'],
+        resources: [this.processBatch.executionsArn],
+      }),
+    );
     this.schedules = new BatchSchedules(this, 'Schedules', {
       stateMachine: this.processBatch.stateMachine,
       schedules: readSchedules(props.schedulesFile ?? path.join(projectRoot, SCHEDULES_FILE)),

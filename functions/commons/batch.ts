@@ -1,6 +1,6 @@
 import { INCOMING_PREFIX } from './constants.ts';
 import { SluiceError } from './errors.ts';
-import type { FileStatus } from './types.ts';
+import type { FileStatus, RecordedError } from './types.ts';
 
 /** `new` processes the versions with no final status yet; `reprocess` every version again. */
 export type BatchMode = 'new' | 'reprocess';
@@ -9,6 +9,9 @@ export const BATCH_MODES: readonly BatchMode[] = ['new', 'reprocess'];
 
 /** Where batch summaries land in the bucket: `batches/<id>.json`. */
 export const BATCHES_PREFIX = 'batches/';
+
+/** The ResultWriter's Prefix in process-batch.asl.json: AWS adds `<map run id>/manifest.json`. */
+export const BATCH_RESULTS_PREFIX = 'batches/results/';
 
 /** Children that may run at once when neither the CLI nor the schedule says. */
 export const DEFAULT_BATCH_CONCURRENCY = 10;
@@ -44,6 +47,8 @@ export interface BatchSummary {
   readonly stopDate: string;
   readonly summaryKey: string;
   readonly executionArn: string;
+  /** Why the Map stopped, when it exceeded its tolerated failures. */
+  readonly error?: RecordedError;
 }
 
 /** Named errors of batch input: the CLI turns them into exit 2. */

@@ -245,6 +245,23 @@ describe('IAM for ProcessBatch', () => {
     );
   });
 
+  it("lets SummariseBatch list ProcessBatch's Map Runs, by name, and no other machine's", () => {
+    // GIVEN the role of the SummariseBatch function
+    const roleId = logicalIdOf(template, 'AWS::IAM::Role', 'SummariseBatchFunctionServiceRole');
+    // WHEN its Step Functions statements are read
+    const statements = Object.values(statementsByPolicy(template, roleId))
+      .flat()
+      .filter((s) => actionsOf(s).some((a) => a.startsWith('states:')));
+    // THEN it may list the Map Runs of ProcessBatch's executions only
+    expect(statements).toEqual([
+      {
+        Action: 'states:ListMapRuns',
+        Effect: 'Allow',
+        Resource: stackArn('states', ':execution:Sluice-ProcessBatch:*'),
+      },
+    ]);
+  });
+
   it('grants no S3, Step Functions, EventBridge or Lambda action on every resource', () => {
     const scoped = Object.values(batchStatements())
       .flat()

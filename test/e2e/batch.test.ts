@@ -164,6 +164,35 @@ describe('sluice batch, through ProcessBatch on the local stack', () => {
     expect(JSON.parse(run.stdout).counts).toEqual({ SKIPPED_DUPLICATE: 4 });
   });
 
+  it('fails past the tolerated share of children that reach no final status: exit 1, counted', async () => {
+    // Arrange: every child's StartExecution is refused (the batch's own start is spared).
+    faults.setRules(
+      parseFaultRules([
+        {
+          service: 'stepfunctions',
+          operation: 'StartExecution',
+          afterCalls: 1,
+          error: { code: 'StateMachineDeleting', statusCode: 400 },
+        },
+      ]),
+    );
+
+    // Act
+    const run = await batch('incoming/orders/', '--reprocess');
+    faults.setRules([]);
+
+    // Assess
+    expect(run.code, run.stderr).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      files: 4,
+      counts: { FAILED: 4 },
+      failurePercentage: 100,
+      exceeded: true,
+      error: { name: 'States.ExceedToleratedFailureThreshold' },
+    });
+    expect((await attempts('incoming/orders/a.csv')).map((item) => item.attempt)).toEqual([1, 2]);
+  });
+
   it('gives an empty prefix a batch of 0 files with its summary', async () => {
     // Act
     const run = await batch('incoming/nothing-here/');

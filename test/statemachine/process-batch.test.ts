@@ -6,6 +6,7 @@ import {
   localizeDistributedMaps,
   UnsupportedDistributedMap,
 } from '#local/emulators/step-functions/distributed-map.ts';
+import { BATCH_RESULTS_PREFIX } from '../../functions/commons/batch.ts';
 import { arnSubstitution, FUNCTIONS } from '../../functions/registry.ts';
 
 // asl-validator ships CommonJS with no types.
@@ -58,6 +59,12 @@ describe(PATH, () => {
     });
     // The guard: the local runner rewrites exactly this form.
     expect(() => localizeDistributedMaps(definition)).not.toThrow();
+  });
+
+  it('writes results where SummariseBatch looks for them after a failed Map', () => {
+    // Assess
+    const prefix = states.get('ProcessObjects').ResultWriter.Parameters.Prefix;
+    expect(`${prefix}/`).toBe(BATCH_RESULTS_PREFIX);
   });
 
   it('hands each item to ProcessFile as a child, as an upload does', () => {
