@@ -1,12 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import {
-  type BatchCounts,
-  type BatchMode,
-  batchLedgerKey,
-  DEFAULT_BATCH_CONCURRENCY,
-} from '#commons/batch.ts';
+import { type BatchCounts, batchLedgerKey, DEFAULT_BATCH_CONCURRENCY } from '#commons/batch.ts';
 import type { BatchSchedule } from '#commons/schedules.ts';
 import { PROJECT_ROOT } from '#local/project-root.ts';
 import { type OpsDeps, opsAction, TARGET_HELP, withOpsOptions } from '../ops/command.ts';
@@ -39,14 +34,11 @@ export function schedulesFileOf(option: string | undefined): {
 export type BatchOutcome = 'SUCCEEDED' | 'FAILED';
 
 /** One schedule as `sluice schedules -o json` prints it. A public contract. */
-export interface ScheduleRow {
-  readonly name: string;
-  readonly dataset: string;
-  readonly expression: string;
-  readonly timeZone: string;
-  readonly prefix: string;
-  readonly mode: BatchMode;
-  readonly flexibleWindowMinutes: number;
+export interface ScheduleRow
+  extends Pick<
+    BatchSchedule,
+    'name' | 'dataset' | 'expression' | 'timeZone' | 'prefix' | 'mode' | 'flexibleWindowMinutes'
+  > {
   /** ISO 8601, UTC. */
   readonly nextRun: string;
   readonly lastRun: {
