@@ -145,7 +145,10 @@ try {
       peakChildren = Math.max(peakChildren, await running());
       await sleep(100);
     }
-  })();
+  })().catch((error) => {
+    // The service went away under it: the batch's own failure says why.
+    if (sampling) console.error(`sampling stopped: ${error}`);
+  });
   started = performance.now();
   const reprocess: BatchSummary = JSON.parse(
     await sluice([
@@ -160,8 +163,8 @@ try {
       'json',
     ]),
   );
-  const batchSeconds = (performance.now() - started) / 1000;
   sampling = false;
+  const batchSeconds = (performance.now() - started) / 1000;
   await sampler;
 
   started = performance.now();

@@ -2,12 +2,36 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver, { type S3rverEventRecord, type S3rverObject, type S3rverStore } from 's3rver';
 import { closeServer, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
+
+/**
+ * s3rver seals ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 (Node 17+)
+ * keeps in its legacy provider: every listing of more than 1000 keys failed with InternalError
+ * (ERR_OSSL_EVP_UNSUPPORTED). Triple DES with one key three times is the same cipher, and is in
+ * the default provider. Only the 'des' algorithm is rerouted, and only s3rver asks for it.
+ */
+function rerouteSingleDes(): void {
+  const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  const { createCipheriv, createDecipheriv } = crypto;
+  const tripled = (key: Buffer) => Buffer.concat([key, key, key]);
+  Object.assign(crypto, {
+    createCipheriv: (algorithm: string, key: Buffer, iv: Buffer, options?: never) =>
+      algorithm === 'des'
+        ? createCipheriv('des-ede3-cbc', tripled(key), iv, options)
+        : createCipheriv(algorithm, key, iv, options),
+    createDecipheriv: (algorithm: string, key: Buffer, iv: Buffer, options?: never) =>
+      algorithm === 'des'
+        ? createDecipheriv('des-ede3-cbc', tripled(key), iv, options)
+        : createDecipheriv(algorithm, key, iv, options),
+  });
+}
+rerouteSingleDes();
 
 export type S3ObjectCreatedReason = 'PutObject' | 'CopyObject' | 'CompleteMultipartUpload';
 

@@ -10,6 +10,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -101,6 +102,32 @@ describe('startLocalS3', () => {
     // Assess
     const stored = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
     expect(stored.equals(expected)).toBe(true);
+  });
+
+  it('pages a listing of more than 1000 keys with continuation tokens', async () => {
+    // Prepare
+    const keys = Array.from({ length: 1100 }, (_, i) => `listed/k${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(
+        keys
+          .slice(i, i + 50)
+          .map((key) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }))),
+      );
+    }
+
+    // Act
+    const listed: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: 'listed/', ContinuationToken: token }),
+      );
+      listed.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+      token = page.NextContinuationToken;
+    } while (token);
+
+    // Assess
+    expect(listed).toEqual(keys);
   });
 
   it('reports a put as one EventBridge Object Created event with the key encoded', async () => {
