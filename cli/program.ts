@@ -66,6 +66,10 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'process every file under a prefix now, as a scheduled batch does',
     load: async () => (await import('./commands/batch.ts')).batchCommand(),
   },
+  cost: {
+    summary: 'estimate the monthly AWS cost of N files a month, per service (no stack needed)',
+    load: async () => (await import('./commands/cost.ts')).costCommand(),
+  },
 };
 
 /** The CLI with the command `argv` names loaded, or every command as its summary line. */
