@@ -1,17 +1,45 @@
-import { ENV } from '#commons/constants.ts';
+import { BATCH_RESULTS_PREFIX, BATCHES_PREFIX } from '#commons/batch.ts';
+import {
+  ENV,
+  INCOMING_PREFIX,
+  QUARANTINE_PREFIX,
+  SCHEMAS_PREFIX,
+  VALIDATED_PREFIX,
+  VARIANTS_PREFIX,
+} from '#commons/constants.ts';
 
 /**
- * What a function may touch. CDK turns each into a grant plus its env var, and the local runtime
- * into the env var alone, so a function can never get one without the other.
+ * What a function may touch besides the bucket's objects. CDK turns each into a grant plus its
+ * env var, and the local runtime into the env var alone, so a function can never get one without
+ * the other.
+ * - `table:read`: GetItem and Query on the ledger and its `byDatasetStatus` index;
+ * - `table:write`: PutItem on the ledger (every ledger write puts a whole item);
+ * - `stream:write`: PutRecords on the aggregate stream;
+ * - `executions:start`: StartExecution of ProcessFile, and DescribeExecution of its executions;
+ * - `executions:read`: DescribeExecution of ProcessFile's executions.
  */
 export type Access =
-  | 'bucket:read'
-  | 'bucket:write'
   | 'table:read'
   | 'table:write'
   | 'stream:write'
   | 'executions:start'
   | 'executions:read';
+
+/**
+ * The bucket's objects a function touches, by key prefix: each a folder ending in `/`, which CDK
+ * grants as `<prefix>*` and nothing wider. Any prefix also gives the function the bucket's name.
+ */
+export interface ObjectAccess {
+  /** Prefixes whose objects it reads (GetObject, HeadObject). */
+  readonly read?: readonly string[];
+  /**
+   * Prefixes whose objects it reads when they exist, taking NoSuchKey for "none". S3 answers
+   * NoSuchKey only to a caller that may list the bucket, and AccessDenied to any other.
+   */
+  readonly readIfPresent?: readonly string[];
+  /** Prefixes it writes objects under, multipart uploads included. */
+  readonly write?: readonly string[];
+}
 
 export interface FunctionDefinition {
   /** Stable id: the CDK construct id, and `${<id>FunctionArn}` in the ASL files. */
@@ -24,6 +52,11 @@ export interface FunctionDefinition {
   /** Concurrent executions; the local runtime enforces the same limit. */
   readonly concurrency: number;
   readonly access: readonly Access[];
+  /**
+   * The bucket's objects it reads and writes.
+   * @default - none: no S3 access and no bucket name
+   */
+  readonly objects?: ObjectAccess;
   /** Packages installed next to the bundle instead of bundled (native code). */
   readonly nodeModules?: readonly string[];
 }
@@ -46,7 +79,8 @@ export const FUNCTIONS = [
     memorySize: 256,
     timeoutSeconds: 30,
     concurrency: 4,
-    access: ['bucket:read'],
+    access: [],
+    objects: { readIfPresent: [SCHEMAS_PREFIX] },
   },
   {
     id: 'ResizeImage',
@@ -55,7 +89,8 @@ export const FUNCTIONS = [
     memorySize: 2048,
     timeoutSeconds: 120,
     concurrency: 2,
-    access: ['bucket:read', 'bucket:write'],
+    access: [],
+    objects: { read: [INCOMING_PREFIX], write: [VARIANTS_PREFIX] },
     nodeModules: ['sharp'],
   },
   {
@@ -66,7 +101,12 @@ export const FUNCTIONS = [
     memorySize: 1024,
     timeoutSeconds: 900,
     concurrency: 2,
-    access: ['bucket:read', 'bucket:write'],
+    access: [],
+    objects: {
+      read: [INCOMING_PREFIX],
+      readIfPresent: [SCHEMAS_PREFIX],
+      write: [VALIDATED_PREFIX],
+    },
   },
   {
     id: 'ProfileCsv',
@@ -75,7 +115,8 @@ export const FUNCTIONS = [
     memorySize: 1024,
     timeoutSeconds: 900,
     concurrency: 2,
-    access: ['bucket:read'],
+    access: [],
+    objects: { read: [INCOMING_PREFIX], readIfPresent: [SCHEMAS_PREFIX] },
   },
   {
     id: 'RecordOutcome',
@@ -93,7 +134,8 @@ export const FUNCTIONS = [
     memorySize: 256,
     timeoutSeconds: 60,
     concurrency: 4,
-    access: ['bucket:read', 'bucket:write'],
+    access: [],
+    objects: { read: [INCOMING_PREFIX], write: [QUARANTINE_PREFIX] },
   },
   {
     id: 'PublishAggregates',
@@ -120,7 +162,9 @@ export const FUNCTIONS = [
     memorySize: 512,
     timeoutSeconds: 300,
     concurrency: 2,
-    access: ['bucket:read', 'bucket:write', 'table:write'],
+    access: ['table:write'],
+    // The manifest is missing when the Map failed before writing anything.
+    objects: { readIfPresent: [BATCH_RESULTS_PREFIX], write: [BATCHES_PREFIX] },
   },
 ] as const satisfies readonly FunctionDefinition[];
 
@@ -141,14 +185,20 @@ export interface ResourceNames {
   readonly stateMachineArn: string;
 }
 
+/** Every prefix of a function's object access, each once. */
+export function objectPrefixes(fn: FunctionDefinition): string[] {
+  const { read = [], readIfPresent = [], write = [] } = fn.objects ?? {};
+  return [...new Set([...read, ...readIfPresent, ...write])];
+}
+
 /** Env vars a function gets for its access list: the same on AWS and offline. */
 export function environmentFor(
   fn: FunctionDefinition,
   names: ResourceNames,
 ): Record<string, string> {
   const env: Record<string, string> = {};
+  if (objectPrefixes(fn).length > 0) env[ENV.bucket] = names.bucketName;
   for (const access of fn.access) {
-    if (access.startsWith('bucket:')) env[ENV.bucket] = names.bucketName;
     if (access.startsWith('table:')) env[ENV.table] = names.tableName;
     if (access === 'stream:write') env[ENV.stream] = names.streamName;
     if (access.startsWith('executions:')) env[ENV.stateMachine] = names.stateMachineArn;

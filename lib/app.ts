@@ -1,4 +1,6 @@
-import { App, Tags } from 'aws-cdk-lib';
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { acknowledgeNagFindings } from './nag-acknowledgements.ts';
 import { SluiceStack } from './sluice-stack.ts';
 
 const app = new App();
@@ -7,7 +9,7 @@ const app = new App();
 const account = process.env.CDK_DEFAULT_ACCOUNT;
 const region = process.env.CDK_DEFAULT_REGION;
 
-new SluiceStack(app, 'Sluice', {
+const stack = new SluiceStack(app, 'Sluice', {
   description: 'sluice: serverless file-ETL pipeline (images and CSV) on Step Functions',
   env: account && region ? { account, region } : undefined,
   // `-c sluice:reserveConcurrency=true` arrives as a string, cdk.json's value as a boolean.
@@ -16,3 +18,8 @@ new SluiceStack(app, 'Sluice', {
 
 // Lets cost allocation and resource groups find everything sluice deploys.
 Tags.of(app).add('project', 'sluice');
+
+// Any AwsSolutions finding, error or warning, fails the synth unless lib/nag-acknowledgements.ts
+// says why it cannot be fixed.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+acknowledgeNagFindings(stack);

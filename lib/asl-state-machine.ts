@@ -1,10 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { DefinitionBody, LogLevel, StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import {
+  DefinitionBody,
+  type IStateMachine,
+  LogLevel,
+  StateMachine,
+} from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { arnSubstitution } from '../functions/registry.ts';
 
@@ -22,7 +27,11 @@ const DYNAMODB_INTEGRATIONS: Readonly<Record<string, string>> = {
 export interface AslStateMachineProps {
   /** Path of the ASL JSON file, with `${…}` placeholders. */
   readonly definitionFile: string;
-  /** Functions the ASL may call, by registry id; each `${<id>FunctionArn}` must have one. */
+  /**
+   * Functions the ASL may call, by registry id; each `${<id>FunctionArn}` must have one. The
+   * placeholder gets this function's ARN, and the grant names that ARN alone: pass an alias
+   * (SluiceFunction's `live`) so the machine invokes the deployed version.
+   */
   readonly functions: Readonly<Record<string, IFunction>>;
   /** The run ledger, named by `${LedgerTableName}` and used by DynamoDB integrations. */
   readonly table: ITableV2;
@@ -170,7 +179,13 @@ export class AslStateMachine extends Construct {
       props.functions[functionId]?.grantInvoke(this.stateMachine);
     }
     if (dynamoActions.size > 0) {
-      props.table.grant(this.stateMachine, ...[...dynamoActions].sort());
+      // On the table alone: `table.grant` would add its indexes (`index/*`), which no task reads.
+      this.stateMachine.addToRolePolicy(
+        new PolicyStatement({
+          actions: [...dynamoActions].sort(),
+          resources: [props.table.tableArn],
+        }),
+      );
     }
     for (const statement of statements) {
       this.stateMachine.addToRolePolicy(statement);
@@ -185,11 +200,33 @@ export class AslStateMachine extends Construct {
 }
 
 /**
- * The statements a Distributed Map's child workflow executions need, as CDK's own DistributedMap
- * grants them: start the machine itself, describe and stop its executions, and redrive its map
- * runs (`<name>/<label>:<id>`; the map has no Label, so any).
+ * The executions of a state machine, `…:execution:<name>:*`. Their names are made at run time
+ * (one per file version or batch), so this is the narrowest ARN that names them.
  */
-function distributedMapPolicy(scope: Construct, stateMachineName: string): Policy {
+export function executionsOf(stateMachine: IStateMachine): string {
+  const { resourceName } = Arn.split(stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME);
+  return Stack.of(stateMachine).formatArn({
+    service: 'states',
+    resource: 'execution',
+    resourceName: `${resourceName}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/** The ARNs of a state machine and of its runs, built from its name rather than a reference. */
+export interface NamedMachineArns {
+  readonly stateMachine: string;
+  /** Its executions, `…:execution:<name>:*`. */
+  readonly executions: string;
+  /** Its Distributed Maps' Map Runs, `…:execution:<name>/<label>:<id>`, any label and id. */
+  readonly mapRuns: string;
+}
+
+/**
+ * The ARNs of the state machine named `stateMachineName` in this stack. A grant on them makes no
+ * dependency on the machine, so its own role may hold one.
+ */
+export function namedMachineArns(scope: Construct, stateMachineName: string): NamedMachineArns {
   const stack = Stack.of(scope);
   const arn = (resource: string, resourceName: string) =>
     stack.formatArn({
@@ -198,19 +235,33 @@ function distributedMapPolicy(scope: Construct, stateMachineName: string): Polic
       resourceName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
+  return {
+    stateMachine: arn('stateMachine', stateMachineName),
+    executions: arn('execution', `${stateMachineName}:*`),
+    mapRuns: arn('execution', `${stateMachineName}/*:*`),
+  };
+}
+
+/**
+ * The statements a Distributed Map's child workflow executions need, as CDK's own DistributedMap
+ * grants them: start the machine itself, describe and stop its executions, and redrive its map
+ * runs (the map has no Label, so any).
+ */
+function distributedMapPolicy(scope: Construct, stateMachineName: string): Policy {
+  const arns = namedMachineArns(scope, stateMachineName);
   return new Policy(scope, 'DistributedMapPolicy', {
     statements: [
       new PolicyStatement({
         actions: ['states:StartExecution'],
-        resources: [arn('stateMachine', stateMachineName)],
+        resources: [arns.stateMachine],
       }),
       new PolicyStatement({
         actions: ['states:DescribeExecution', 'states:StopExecution'],
-        resources: [arn('execution', `${stateMachineName}:*`)],
+        resources: [arns.executions],
       }),
       new PolicyStatement({
         actions: ['states:RedriveExecution'],
-        resources: [arn('execution', `${stateMachineName}/*:*`)],
+        resources: [arns.mapRuns],
       }),
     ],
   });

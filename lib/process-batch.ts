@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -8,7 +8,12 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { INCOMING_PREFIX } from '../functions/commons/constants.ts';
-import { AslStateMachine, eachObject } from './asl-state-machine.ts';
+import {
+  AslStateMachine,
+  eachObject,
+  executionsOf,
+  namedMachineArns,
+} from './asl-state-machine.ts';
 
 /** The ASL placeholders ProcessBatch has beside its function ARNs. */
 export const BATCH_SUBSTITUTIONS = {
@@ -70,6 +75,8 @@ export class ProcessBatch extends AslStateMachine {
   public readonly resultsPrefix: string;
   /** Its executions, `…:execution:<name>:*`, built from the name so a grant on them makes no cycle. */
   public readonly executionsArn: string;
+  /** Its Map Runs, `…:execution:<name>/*:*`, which its Distributed Map may redrive. */
+  public readonly mapRunsArn: string;
 
   constructor(scope: Construct, id: string, props: ProcessBatchProps) {
     const stack = Stack.of(scope);
@@ -104,12 +111,7 @@ export class ProcessBatch extends AslStateMachine {
     );
     const resultsPrefix = resultWriterPrefix(props.definitionFile, definition);
 
-    const processFileExecutions = stack.formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${Arn.split(props.processFile.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const processFileExecutions = executionsOf(props.processFile);
     super(scope, id, {
       definitionFile: props.definitionFile,
       functions: props.functions,
@@ -164,12 +166,9 @@ export class ProcessBatch extends AslStateMachine {
       },
     });
     this.resultsPrefix = resultsPrefix;
-    this.executionsArn = stack.formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${stateMachineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const own = namedMachineArns(this, stateMachineName);
+    this.executionsArn = own.executions;
+    this.mapRunsArn = own.mapRuns;
   }
 }
 

@@ -1,15 +1,19 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Alias, Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { SERVICE_NAME } from '../functions/commons/constants.ts';
-import type { FunctionDefinition } from '../functions/registry.ts';
+import { type FunctionDefinition, objectPrefixes } from '../functions/registry.ts';
 
 /** The runtime every sluice function runs on: the newest Node.js LTS that aws-cdk-lib offers. */
 export const SLUICE_RUNTIME = Runtime.NODEJS_24_X;
+
+/** The alias every caller invokes: each deploy publishes a version and moves it there. */
+export const LIVE_ALIAS = 'live';
 
 /** Repository root: registry entries and the lock file are relative to it. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -48,10 +52,17 @@ export interface SluiceFunctionProps {
  * A registry function, bundled as ESM for arm64 on the newest Node.js LTS, with X-Ray tracing,
  * source maps and a log group with a retention. Packages in `nodeModules` (native code such as
  * sharp) stay out of the bundle and are installed for Lambda's linux-arm64-glibc platform.
+ * Its role starts with its own log group and X-Ray only (no managed policy); `connectFunction`
+ * adds what the registry names. Each deploy publishes a version and points the `live` alias at
+ * it, and callers invoke the alias.
  */
 export class SluiceFunction extends Construct {
   /** The deployed function. */
   public readonly function: NodejsFunction;
+  /** The `live` alias, which the state machines and the upload queue invoke. */
+  public readonly alias: Alias;
+  /** The function's own role. */
+  public readonly role: Role;
   /** The function's log group. */
   public readonly logGroup: LogGroup;
   /** The registry entry the function was built from. */
@@ -69,6 +80,17 @@ export class SluiceFunction extends Construct {
       // The group only holds this function's logs, already bounded by retention.
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `sluice ${definition.id}: its log group, X-Ray and its registry access`,
+    });
+    // AWSLambdaBasicExecutionRole, narrowed to this function's group: the group exists already.
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
 
     const nodeModules = [...(definition.nodeModules ?? [])];
     this.function = new NodejsFunction(this, 'Function', {
@@ -83,6 +105,7 @@ export class SluiceFunction extends Construct {
       timeout: Duration.seconds(definition.timeoutSeconds),
       reservedConcurrentExecutions: props.reserveConcurrency ? definition.concurrency : undefined,
       tracing: Tracing.ACTIVE,
+      role: this.role,
       logGroup: this.logGroup,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
@@ -120,6 +143,12 @@ export class SluiceFunction extends Construct {
         },
       },
     });
+    this.alias = new Alias(this, 'LiveAlias', {
+      aliasName: LIVE_ALIAS,
+      // A new version whenever the code or configuration changes, env vars added later included.
+      version: this.function.currentVersion,
+      description: 'The version callers invoke; moved by each deploy',
+    });
   }
 }
 
@@ -146,5 +175,13 @@ function validateDefinition(definition: FunctionDefinition): void {
     throw new Error(
       `Function ${definition.id}: concurrency must be a positive integer, got ${definition.concurrency}`,
     );
+  }
+  for (const prefix of objectPrefixes(definition)) {
+    // Granted as `<prefix>*`: anything but a folder would grant more, or other keys, than named.
+    if (!/^[^/*][^*]*\/$/.test(prefix)) {
+      throw new Error(
+        `Function ${definition.id}: object prefixes must be folders ending in '/', without '*', got '${prefix}'`,
+      );
+    }
   }
 }

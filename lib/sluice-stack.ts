@@ -12,6 +12,7 @@ import { AggregatesDelivery } from './aggregates-delivery.ts';
 import { AslStateMachine } from './asl-state-machine.ts';
 import { BatchSchedules } from './batch-schedules.ts';
 import { connectFunction } from './function-access.ts';
+import { Observability } from './observability.ts';
 import { ProcessBatch } from './process-batch.ts';
 import { PROJECT_ROOT, SluiceFunction } from './sluice-function.ts';
 import { UploadTrigger } from './upload-trigger.ts';
@@ -56,6 +57,8 @@ export interface SluiceStackProps extends StackProps {
 export class SluiceStack extends Stack {
   /** Uploads, outputs, quarantine and delivered aggregates. */
   public readonly bucket: Bucket;
+  /** The main bucket's server access logs. */
+  public readonly accessLogsBucket: Bucket;
   /** The run ledger. */
   public readonly table: TableV2;
   /** Every registry function, by id. */
@@ -70,14 +73,27 @@ export class SluiceStack extends Stack {
   public readonly uploads: UploadTrigger;
   /** The aggregate stream and its Firehose delivery. */
   public readonly aggregates: AggregatesDelivery;
+  /** The alarms, the SNS topic they notify and the dashboard. */
+  public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps = {}) {
     super(scope, id, props);
     const projectRoot = props.projectRoot ?? PROJECT_ROOT;
     const definitions = props.functions ?? FUNCTIONS;
 
+    this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
+      // Server access log delivery supports SSE-S3 only.
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      lifecycleRules: [
+        { expiration: Duration.days(90), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
     this.bucket = new Bucket(this, 'Bucket', {
       eventBridgeEnabled: true,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'bucket/',
       encryption: BucketEncryption.S3_MANAGED,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
@@ -129,8 +145,9 @@ export class SluiceStack extends Stack {
       );
     }
     const { [START_FUNCTION_ID]: _start, ...stepFunctions } = functions;
+    // The machines invoke each function's `live` alias, never $LATEST.
     const machineFunctions = Object.fromEntries(
-      Object.entries(stepFunctions).map(([fid, fn]): [string, IFunction] => [fid, fn.function]),
+      Object.entries(stepFunctions).map(([fid, fn]): [string, IFunction] => [fid, fn.alias]),
     );
     this.processFile = new AslStateMachine(this, 'ProcessFile', {
       definitionFile: path.join(projectRoot, 'statemachine', 'process-file.asl.json'),
@@ -170,10 +187,26 @@ export class SluiceStack extends Stack {
     this.uploads = new UploadTrigger(this, 'Uploads', {
       bucket: this.bucket,
       keyPrefix: INCOMING_PREFIX,
-      consumer: start.function,
+      consumer: start.alias,
       consumerTimeout: Duration.seconds(start.definition.timeoutSeconds),
       // The SQS event source caps the start function's concurrency without reserving any.
       maxConcurrency: Math.max(2, start.definition.concurrency),
+    });
+
+    this.observability = new Observability(this, 'Observability', {
+      processFile: this.processFile.stateMachine,
+      processBatch: this.processBatch.stateMachine,
+      functions: Object.values(functions),
+      uploadQueue: this.uploads.queue,
+      uploadDeadLetterQueue: this.uploads.deadLetterQueue,
+      scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
+      stream: this.aggregates.stream,
+      deliveryStream: this.aggregates.deliveryStream,
+      table: this.table,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.observability.topic.topicArn,
+      description: 'The SNS topic every alarm notifies; subscribe to it (README: Alarms)',
     });
 
     new CfnOutput(this, 'BucketName', {

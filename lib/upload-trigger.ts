@@ -13,7 +13,10 @@ export interface UploadTriggerProps {
   readonly bucket: IBucket;
   /** Only keys under this prefix trigger, so the pipeline's own outputs never re-enter it. */
   readonly keyPrefix: string;
-  /** Function that consumes the queue in batches. */
+  /**
+   * Function that consumes the queue in batches: the event source mapping names exactly this
+   * ARN, so pass an alias (SluiceFunction's `live`) for deploys to move what consumes.
+   */
   readonly consumer: IFunction;
   /** The consumer's timeout; the queue's visibility timeout is derived from it. */
   readonly consumerTimeout: Duration;

@@ -162,6 +162,25 @@ describe('input validation', () => {
 });
 
 describe('SluiceFunction', () => {
+  it('rejects an object prefix that is not a folder, as its grant would name other keys', () => {
+    // GIVEN a definition that reads `incoming` (no slash), which `incoming*` would widen
+    const { stack } = fixtures();
+    const definition = {
+      id: 'Wide',
+      entry: 'functions/wide.ts',
+      description: 'x',
+      memorySize: 256,
+      timeoutSeconds: 30,
+      concurrency: 1,
+      access: [],
+      objects: { read: ['incoming'] },
+    };
+    // WHEN it is built, THEN it throws, naming the prefix
+    expect(() => new SluiceFunction(stack, 'Wide', { definition })).toThrow(
+      "Function Wide: object prefixes must be folders ending in '/', without '*', got 'incoming'",
+    );
+  });
+
   it(
     'reserves the registry concurrency only when asked to',
     () => {

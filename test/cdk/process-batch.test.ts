@@ -59,8 +59,8 @@ const batchId = () => logicalIdOf(template, 'AWS::StepFunctions::StateMachine', 
 const processFileId = () =>
   logicalIdOf(template, 'AWS::StepFunctions::StateMachine', 'ProcessFile');
 const bucketId = () => logicalIdOf(template, 'AWS::S3::Bucket', 'Bucket');
-const fnArn = (id: string) => ({
-  'Fn::GetAtt': [logicalIdOf(template, 'AWS::Lambda::Function', `${id}Function`), 'Arn'],
+const aliasRef = (id: string) => ({
+  Ref: logicalIdOf(template, 'AWS::Lambda::Alias', `${id}LiveAlias`),
 });
 const batchRoleId = () => logicalIdOf(template, 'AWS::IAM::Role', 'ProcessBatchStateMachineRole');
 const defaultPolicyId = () =>
@@ -112,8 +112,8 @@ describe('ProcessBatch', () => {
     expect(substitutions).toEqual({
       BucketName: { Ref: bucketId() },
       ProcessFileStateMachineArn: { Ref: processFileId() },
-      PlanBatchItemFunctionArn: fnArn('PlanBatchItem'),
-      SummariseBatchFunctionArn: fnArn('SummariseBatch'),
+      PlanBatchItemFunctionArn: aliasRef('PlanBatchItem'),
+      SummariseBatchFunctionArn: aliasRef('SummariseBatch'),
     });
   });
 
@@ -230,24 +230,24 @@ describe('IAM for ProcessBatch', () => {
     expect(JSON.stringify(policies[defaultPolicyId()])).not.toContain(batchId());
   });
 
-  it('invokes the two batch functions, and no other', () => {
+  it("invokes the two batch functions' live aliases, and no other", () => {
     // WHEN the invoke statements of the batch role are read
     const invokes = Object.values(batchStatements())
       .flat()
       .filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
-    // THEN each is one function and its versions, for PlanBatchItem and SummariseBatch only
+    // THEN each names one alias ARN exactly, for PlanBatchItem and SummariseBatch only
     expect(invokes).toEqual(
       ['PlanBatchItem', 'SummariseBatch'].map((id) => ({
         Action: 'lambda:InvokeFunction',
         Effect: 'Allow',
-        Resource: [fnArn(id), { 'Fn::Join': ['', [fnArn(id), ':*']] }],
+        Resource: aliasRef(id),
       })),
     );
   });
 
   it("lets SummariseBatch list ProcessBatch's Map Runs, by name, and no other machine's", () => {
     // GIVEN the role of the SummariseBatch function
-    const roleId = logicalIdOf(template, 'AWS::IAM::Role', 'SummariseBatchFunctionServiceRole');
+    const roleId = logicalIdOf(template, 'AWS::IAM::Role', 'SummariseBatchRole');
     // WHEN its Step Functions statements are read
     const statements = Object.values(statementsByPolicy(template, roleId))
       .flat()
