@@ -19,6 +19,7 @@ import { sfn } from '#commons/clients/sfn.ts';
 import { bucketName, tableName } from '#commons/helpers/config.ts';
 import { classifyError } from '#commons/helpers/handler.ts';
 import { logger } from '#commons/helpers/logger.ts';
+import { publishBatchMetrics } from '#commons/helpers/metrics.ts';
 import type { CaughtError } from '#commons/types.ts';
 
 interface SummariseInput extends ProcessBatchInput {
@@ -125,6 +126,7 @@ export const handler = async (input: SummariseInput, context: Context): Promise<
         },
       }),
     );
+    publishBatchMetrics(summary);
     logger.info('batch summarised', { files, counts, exceeded: summary.exceeded });
     return summary;
   } catch (error) {

@@ -11,20 +11,8 @@ import {
   TextWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { SERVICE_NAME } from '../functions/commons/constants.ts';
+import { FILES_METRIC } from '../functions/commons/constants.ts';
 import type { ObservabilityProps } from './observability.ts';
-
-/**
- * The per-file metric the functions are to emit through Powertools (EMF): a count of files by
- * final status, per dataset. Nothing emits it yet, so its graph stays empty until they do; when
- * they do, this belongs in functions/commons/constants.ts, for both sides to read.
- */
-export const FILES_METRIC = {
-  namespace: SERVICE_NAME,
-  metricName: 'Files',
-  statusDimension: 'status',
-  datasetDimension: 'dataset',
-} as const;
 
 export interface SluiceDashboardProps extends ObservabilityProps {
   readonly dashboardName: string;

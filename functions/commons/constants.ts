@@ -26,3 +26,15 @@ export const LEDGER = {
 } as const;
 
 export const SERVICE_NAME = 'sluice';
+
+/**
+ * The per-file EMF metric: RecordOutcome emits it once per final outcome and the dashboard graphs
+ * it, so both read its names from here. Powertools adds its default `service` dimension as well.
+ */
+export const FILES_METRIC = {
+  namespace: SERVICE_NAME,
+  metricName: 'Files',
+  datasetDimension: 'dataset',
+  kindDimension: 'kind',
+  statusDimension: 'status',
+} as const;

@@ -181,6 +181,10 @@ export class LocalStack {
           AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
           POWERTOOLS_SERVICE_NAME: 'sluice',
           POWERTOOLS_LOG_LEVEL: 'INFO',
+          // Offline there is no CloudWatch to read EMF, so metrics are off unless asked for; then
+          // they land in the function's log file as on AWS. Set either way, so POWERTOOLS_DEV
+          // (which disables metrics when this is unset) cannot decide it.
+          POWERTOOLS_METRICS_DISABLED: process.env.SLUICE_METRICS === '1' ? 'false' : 'true',
           // Keeps function logs JSON-only; on AWS the functions run on a current Node LTS.
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         },

@@ -1,0 +1,334 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ProcessFileState } from '#commons/outcome.ts';
+import { startLocalDynamoDb } from '#local/emulators/dynamodb.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoint } from '#local/emulators/endpoint.ts';
+
+const TABLE = 'sluice-ledger';
+const NOW = new Date('2026-11-22T10:00:03.500Z');
+
+interface Emf {
+  readonly _aws: {
+    readonly Timestamp: number;
+    readonly CloudWatchMetrics: readonly {
+      readonly Namespace: string;
+      readonly Dimensions: readonly (readonly string[])[];
+      readonly Metrics: readonly { readonly Name: string; readonly Unit: string }[];
+    }[];
+  };
+  readonly [key: string]: unknown;
+}
+
+const context = {
+  functionName: 'sluice-RecordOutcome',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:sluice-RecordOutcome',
+  memoryLimitInMB: '256',
+  awsRequestId: 'request-1',
+  logGroupName: '/aws/lambda/sluice-RecordOutcome',
+  logStreamName: 'local',
+  callbackWaitsForEmptyEventLoop: true,
+  getRemainingTimeInMillis: () => 30_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+} satisfies Context;
+
+function stateOf(
+  key: string,
+  kind: 'csv' | 'image',
+  extra: Partial<ProcessFileState> = {},
+): ProcessFileState {
+  return {
+    file: {
+      bucket: 'sluice-local',
+      key,
+      versionTag: 'v1',
+      size: 2048,
+      dataset: key.split('/')[1] ?? 'unknown',
+      name: 'file',
+      kind,
+      receivedAt: '2026-11-22T10:00:00.000Z',
+    },
+    attempt: 1,
+    executionId: `arn:aws:states:us-east-1:000000000000:execution:sluice-ProcessFile:${kind}`,
+    startedAt: '2026-11-22T10:00:01.000Z',
+    ...extra,
+  };
+}
+
+const csvSucceeded = stateOf('incoming/orders/jan.csv', 'csv', {
+  csv: {
+    validation: {
+      accepted: true,
+      rows: 10,
+      invalidRows: 2,
+      errors: 2,
+      bytes: 2048,
+      fields: 3,
+      reportKey: 'validated/orders/jan/report.json',
+      outputs: ['validated/orders/jan/report.json'],
+    },
+    profile: null,
+  },
+});
+
+const imageQuarantined = stateOf('incoming/photos/broken.jpg', 'image', {
+  error: { Error: 'UnsupportedFileType', Cause: 'not an image' },
+  quarantine: { key: 'quarantine/photos/broken.jpg' },
+});
+
+const variant = (key: string, width: number, bytes: number) => ({
+  key,
+  width,
+  height: width,
+  format: 'jpeg',
+  bytes,
+});
+const imageSucceeded = stateOf('incoming/photos/cat.jpg', 'image', {
+  image: [
+    {
+      group: 'web',
+      source: {
+        width: 1600,
+        height: 1600,
+        format: 'jpeg',
+        orientation: null,
+        detectedType: 'jpeg',
+        extensionMismatch: false,
+      },
+      variants: [variant('variants/photos/cat/800.jpg', 800, 3000)],
+    },
+    {
+      group: 'thumb',
+      source: {
+        width: 1600,
+        height: 1600,
+        format: 'jpeg',
+        orientation: null,
+        detectedType: 'jpeg',
+        extensionMismatch: false,
+      },
+      variants: [variant('variants/photos/cat/200.jpg', 200, 500)],
+    },
+  ],
+});
+
+let dynamo: LocalEndpoint;
+let stdout: string[];
+
+/** A fresh copy of the handler's modules, so Powertools reads the env the test set. */
+async function loadRecordOutcome(metricsDisabled: boolean) {
+  vi.resetModules();
+  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', String(metricsDisabled));
+  return (await import('../../functions/record-outcome.ts')).handler;
+}
+
+/** The EMF blobs written to stdout, each parsed; the logger's own lines are left out. */
+function emitted(): Emf[] {
+  return stdout
+    .flatMap((chunk) => chunk.split('\n'))
+    .filter((line) => line.trim().startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((entry): entry is Emf => '_aws' in entry);
+}
+
+/** One blob's metrics with their unit and value, and its dimensions with their values. */
+function summarise(blob: Emf) {
+  const [directive] = blob._aws.CloudWatchMetrics;
+  return {
+    namespace: directive?.Namespace,
+    dimensions: Object.fromEntries(
+      (directive?.Dimensions[0] ?? []).map((name) => [name, blob[name]]),
+    ),
+    dimensionSets: directive?.Dimensions.length,
+    metrics: Object.fromEntries(
+      (directive?.Metrics ?? []).map(({ Name, Unit }) => [Name, { unit: Unit, value: blob[Name] }]),
+    ),
+  };
+}
+
+describe('RecordOutcome metrics (EMF)', () => {
+  beforeAll(async () => {
+    dynamo = await startLocalDynamoDb({ tableName: TABLE });
+  });
+
+  afterAll(async () => {
+    await dynamo.close();
+  });
+
+  beforeEach(() => {
+    vi.stubEnv('TABLE_NAME', TABLE);
+    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
+    vi.stubEnv('AWS_REGION', LOCAL_REGION);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', LOCAL_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', LOCAL_CREDENTIALS.secretAccessKey);
+    vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
+    // Only Date: the SDK and dynalite need real timers.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(NOW);
+    stdout = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+    vi.unstubAllEnvs();
+  });
+
+  it('emits Files by dataset, kind and status, and rows and duration by dataset, for a CSV', async () => {
+    // Prepare
+    const handler = await loadRecordOutcome(false);
+
+    // Act
+    const result = await handler(csvSucceeded, context);
+
+    // Assess
+    expect(result.status).toBe('SUCCEEDED');
+    const blobs = emitted().map(summarise);
+    expect(blobs).toEqual([
+      {
+        namespace: 'sluice',
+        dimensions: { service: 'sluice', dataset: 'orders', kind: 'csv', status: 'SUCCEEDED' },
+        dimensionSets: 1,
+        metrics: { Files: { unit: 'Count', value: 1 } },
+      },
+      {
+        namespace: 'sluice',
+        dimensions: { service: 'sluice', dataset: 'orders' },
+        dimensionSets: 1,
+        metrics: {
+          Rows: { unit: 'Count', value: 10 },
+          InvalidRows: { unit: 'Count', value: 2 },
+          FileDuration: { unit: 'Milliseconds', value: 2500 },
+        },
+      },
+    ]);
+    expect(emitted()[0]?._aws.Timestamp).toBe(NOW.getTime());
+  });
+
+  it('emits a QUARANTINED image with no row or variant metrics, after its ledger item', async () => {
+    // Prepare
+    const handler = await loadRecordOutcome(false);
+
+    // Act
+    await handler(imageQuarantined, context);
+
+    // Assess
+    expect(emitted().map(summarise)).toEqual([
+      {
+        namespace: 'sluice',
+        dimensions: { service: 'sluice', dataset: 'photos', kind: 'image', status: 'QUARANTINED' },
+        dimensionSets: 1,
+        metrics: { Files: { unit: 'Count', value: 1 } },
+      },
+      {
+        namespace: 'sluice',
+        dimensions: { service: 'sluice', dataset: 'photos' },
+        dimensionSets: 1,
+        metrics: { FileDuration: { unit: 'Milliseconds', value: 2500 } },
+      },
+    ]);
+    const ledger = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: LOCAL_REGION,
+        credentials: LOCAL_CREDENTIALS,
+      }),
+    );
+    const { Item } = await ledger.send(
+      new GetCommand({
+        TableName: TABLE,
+        Key: { pk: 'sluice-local/incoming/photos/broken.jpg', sk: 'v1#1' },
+      }),
+    );
+    ledger.destroy();
+    expect(Item?.status).toBe('QUARANTINED');
+  });
+
+  it('emits the bytes of every variant written for an image, in Bytes', async () => {
+    // Prepare
+    const handler = await loadRecordOutcome(false);
+
+    // Act
+    await handler(imageSucceeded, context);
+
+    // Assess
+    const [files, perDataset] = emitted().map(summarise);
+    expect(files?.dimensions).toEqual({
+      service: 'sluice',
+      dataset: 'photos',
+      kind: 'image',
+      status: 'SUCCEEDED',
+    });
+    expect(perDataset?.dimensions).toEqual({ service: 'sluice', dataset: 'photos' });
+    expect(perDataset?.metrics).toEqual({
+      VariantBytes: { unit: 'Bytes', value: 3500 },
+      FileDuration: { unit: 'Milliseconds', value: 2500 },
+    });
+  });
+
+  it('emits nothing when POWERTOOLS_METRICS_DISABLED is true, and still records the file', async () => {
+    // Prepare
+    const handler = await loadRecordOutcome(true);
+
+    // Act
+    const first = await handler(csvSucceeded, context);
+    const second = await handler(imageQuarantined, context);
+
+    // Assess
+    expect([first.status, second.status]).toEqual(['SUCCEEDED', 'QUARANTINED']);
+    expect(emitted()).toEqual([]);
+    expect(stdout.join('')).toContain('"message":"recorded"');
+  });
+});
+
+describe('publishBatchMetrics', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
+
+  it('emits BatchFiles per status and BatchExceeded with the service dimension only', async () => {
+    // Prepare
+    vi.resetModules();
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    const { publishBatchMetrics } = await import('#commons/helpers/metrics.ts');
+    stdout = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+
+    // Act
+    publishBatchMetrics({ counts: { SUCCEEDED: 3, QUARANTINED: 1 }, exceeded: true });
+
+    // Assess
+    expect(emitted().map(summarise)).toEqual([
+      {
+        namespace: 'sluice',
+        dimensions: { service: 'sluice', status: 'SUCCEEDED' },
+        dimensionSets: 1,
+        metrics: { BatchFiles: { unit: 'Count', value: 3 } },
+      },
+      {
+        namespace: 'sluice',
+        dimensions: { service: 'sluice', status: 'QUARANTINED' },
+        dimensionSets: 1,
+        metrics: { BatchFiles: { unit: 'Count', value: 1 } },
+      },
+      {
+        namespace: 'sluice',
+        dimensions: { service: 'sluice' },
+        dimensionSets: 1,
+        metrics: { BatchExceeded: { unit: 'Count', value: 1 } },
+      },
+    ]);
+  });
+});
