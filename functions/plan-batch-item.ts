@@ -1,7 +1,11 @@
-import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import type { BatchMode } from '#commons/batch.ts';
-import { type BatchItemPlan, type ListedObject, planBatchItem } from '#commons/batch-plan.ts';
+import {
+  type BatchItemPlan,
+  executionRunning,
+  type ListedObject,
+  planBatchItem,
+} from '#commons/batch-plan.ts';
 import { dynamodb } from '#commons/clients/dynamodb.ts';
 import { sfn } from '#commons/clients/sfn.ts';
 import { tableName } from '#commons/helpers/config.ts';
@@ -19,16 +23,7 @@ interface BatchItemInput {
   readonly mode: BatchMode;
 }
 
-const isRunning = async (executionArn: string) => {
-  try {
-    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    return execution.status === 'RUNNING';
-  } catch (error) {
-    // Claimed by an execution that is gone: nothing runs it.
-    if ((error as Error).name === 'ExecutionDoesNotExist') return false;
-    throw error;
-  }
-};
+const isRunning = executionRunning(sfn);
 
 /** Reads the version's attempts in the ledger and decides whether the batch processes it. */
 export const handler = async (input: BatchItemInput, context: Context): Promise<BatchItemPlan> => {

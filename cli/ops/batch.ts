@@ -14,7 +14,12 @@ import {
   type ProcessBatchInput,
   summaryKeyOf,
 } from '#commons/batch.ts';
-import { type BatchItemPlan, type ListedObject, planBatchItem } from '#commons/batch-plan.ts';
+import {
+  type BatchItemPlan,
+  executionRunning,
+  type ListedObject,
+  planBatchItem,
+} from '#commons/batch-plan.ts';
 import { RunLedger } from '#commons/run-ledger.ts';
 import { pause } from './command.ts';
 import { InvalidOption, OpsUsageError } from './errors.ts';
@@ -79,15 +84,7 @@ export async function planBatch(
 ): Promise<BatchPlanView> {
   const ledger = new RunLedger(target.dynamodb, target.names.table);
   const objects = await listPrefix(target, prefix);
-  const isRunning = async (executionArn: string) => {
-    try {
-      const execution = await target.sfn.send(new DescribeExecutionCommand({ executionArn }));
-      return execution.status === 'RUNNING';
-    } catch (error) {
-      if ((error as Error).name === 'ExecutionDoesNotExist') return false;
-      throw error;
-    }
-  };
+  const isRunning = executionRunning(target.sfn);
   const plans: BatchItemPlan[] = [];
   for (const object of objects) {
     const items = await ledger.history(target.names.bucket, object.Key);

@@ -1,3 +1,4 @@
+import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { BatchMode } from './batch.ts';
 import { attemptExecutionName, fileRef, versionTagOf } from './file-ref.ts';
 import type { LedgerItem } from './outcome.ts';
@@ -92,4 +93,20 @@ export async function planBatchItem(
     };
   }
   return process(lastAttempt + 1, `attempt ${lastAttempt} closed without a final status`);
+}
+
+/**
+ * The `isRunning` of {@link planBatchItem} over Step Functions. An attempt claimed by an
+ * execution that is gone is not running: nothing runs it.
+ */
+export function executionRunning(sfn: SFNClient): (executionArn: string) => Promise<boolean> {
+  return async (executionArn) => {
+    try {
+      const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return execution.status === 'RUNNING';
+    } catch (error) {
+      if ((error as Error).name === 'ExecutionDoesNotExist') return false;
+      throw error;
+    }
+  };
 }
