@@ -61,6 +61,23 @@ export interface FunctionDefinition {
   readonly nodeModules?: readonly string[];
 }
 
+/**
+ * How every function is bundled, by CDK's NodejsFunction for AWS and by esbuild for the local
+ * runtime alike, so that offline runs the code a deploy ships: ESM, minified with names kept,
+ * the AWS SDK inside the bundle, and only `nodeModules` installed beside it.
+ */
+export const BUNDLING = {
+  format: 'esm',
+  mainFields: ['module', 'main'],
+  // esbuild's ESM output keeps CommonJS dependencies' `require` calls; Node's ESM loader has no
+  // `require`, so the bundle recreates it.
+  banner:
+    "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);",
+  minify: true,
+  // Error class names reach logs and stack traces; ASL matches the explicit `name` fields.
+  keepNames: true,
+} as const;
+
 /** The one list of functions that `lib/` deploys and `local/` runs. */
 export const FUNCTIONS = [
   {

@@ -7,7 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { SERVICE_NAME } from '../functions/commons/constants.ts';
-import { type FunctionDefinition, objectPrefixes } from '../functions/registry.ts';
+import { BUNDLING, type FunctionDefinition, objectPrefixes } from '../functions/registry.ts';
 
 /** The runtime every sluice function runs on: the newest Node.js LTS that aws-cdk-lib offers. */
 export const SLUICE_RUNTIME = Runtime.NODEJS_24_X;
@@ -17,11 +17,6 @@ export const LIVE_ALIAS = 'live';
 
 /** Repository root: registry entries and the lock file are relative to it. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-// esbuild's ESM output keeps CommonJS dependencies' `require` calls; Node's ESM loader has no
-// `require`, so the bundle recreates it.
-const ESM_REQUIRE_SHIM =
-  "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);";
 
 export interface SluiceFunctionProps {
   /** The function's entry in `functions/registry.ts`. */
@@ -113,12 +108,11 @@ export class SluiceFunction extends Construct {
       },
       bundling: {
         format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_SHIM,
+        mainFields: [...BUNDLING.mainFields],
+        banner: BUNDLING.banner,
         sourceMap: true,
-        minify: true,
-        // Error class names reach logs and stack traces; ASL matches the explicit `name` fields.
-        keepNames: true,
+        minify: BUNDLING.minify,
+        keepNames: BUNDLING.keepNames,
         // Bundle the SDK too, so the deployed code runs the versions the tests ran.
         externalModules: [],
         nodeModules: nodeModules.length > 0 ? nodeModules : undefined,

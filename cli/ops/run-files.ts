@@ -40,7 +40,7 @@ export async function runFiles(
   dir: string,
   options: RunFilesOptions = {},
 ): Promise<FileOutcome[]> {
-  stack.runtime.prewarm();
+  stack.prewarmUploadPath();
   const plan = await planUploads(dir);
   const data = plan.filter((file) => file.key.startsWith(INCOMING_PREFIX));
   // S3 event times have whole seconds, so this run's events are those from this second on;

@@ -59,6 +59,7 @@ declare module 's3rver' {
       md5: string,
     ): Promise<void>;
     getMetadata(bucket: string, key: string): Promise<Record<string, string>>;
+    deleteObject(bucket: string, key: string): Promise<unknown>;
     getBucket(bucket: string): Promise<unknown>;
     putBucket(bucket: string): Promise<unknown>;
     deleteBucket(bucket: string): Promise<unknown>;

@@ -127,6 +127,9 @@ async function replaceObject(
   return { size, md5: digest };
 }
 
+/** Objects whose metadata the local S3 keeps in memory: about 1 KB each. */
+const METADATA_KEPT = 10_000;
+
 /** Characters S3 leaves as they are in notification keys (Java form encoding, plus `/`). */
 const UNENCODED = /^[A-Za-z0-9.\-*_/]$/;
 
@@ -198,6 +201,11 @@ export async function startLocalS3(options: {
     vhostBuckets: false,
     configureBuckets: [{ name: bucket }],
   });
+
+  // Silent, s3rver still formats a coloured log line for every request and hands it to a
+  // winston transport that drops it: about 1 % of the main thread on 1,000 small files.
+  const requestLogger = server.middleware.findIndex((middleware) => middleware.name === 'logger');
+  if (requestLogger >= 0) server.middleware.splice(requestLogger, 1);
 
   // S3 takes a URL-encoded copy source (`bucket/incoming%2Fa.csv`), but s3rver only runs
   // decodeURI over it, which leaves `%2F` and friends encoded. Re-encode it so that decodeURI
@@ -278,14 +286,51 @@ export async function startLocalS3(options: {
     };
   }
 
+  // s3rver reads an object's metadata from disk on every GET, HEAD and listed key (a stat and
+  // two files). Keep the answers too, dropped whenever the object changes, and copied out so
+  // that no caller can alter the kept one.
+  const metadata = new Map<string, Promise<Record<string, string>>>();
+  const forget = (bucket: string, key: string) => metadata.delete(`${bucket}/${key}`);
+  const getMetadata = store.getMetadata.bind(store);
+  store.getMetadata = (bucket, key) => {
+    const id = `${bucket}/${key}`;
+    let found = metadata.get(id);
+    if (!found) {
+      found = getMetadata(bucket, key);
+      metadata.set(id, found);
+      found.catch(() => {
+        if (metadata.get(id) === found) metadata.delete(id);
+      });
+      if (metadata.size > METADATA_KEPT) metadata.delete(metadata.keys().next().value ?? '');
+    }
+    return found.then((answer) => ({ ...answer }));
+  };
+  const putMetadata = store.putMetadata.bind(store);
+  store.putMetadata = (bucket, key, ...rest) => {
+    forget(bucket, key);
+    return putMetadata(bucket, key, ...rest).finally(() => forget(bucket, key));
+  };
+  const deleteObject = store.deleteObject.bind(store);
+  store.deleteObject = (bucket, key) => {
+    forget(bucket, key);
+    return deleteObject(bucket, key).finally(() => forget(bucket, key));
+  };
+
   // s3rver's copy events carry no ETag; its store returns the copy's metadata just before the
   // event fires, so keep it by destination.
   const copiedEtags = new Map<string, string>();
   const copyObject = store.copyObject.bind(store);
   store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
-    const metadata = await copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata);
-    if (metadata.etag !== undefined) copiedEtags.set(`${destBucket}/${destKey}`, metadata.etag);
-    return metadata;
+    forget(destBucket, destKey);
+    const copied = await copyObject(
+      srcBucket,
+      srcKey,
+      destBucket,
+      destKey,
+      replacementMetadata,
+    ).finally(() => forget(destBucket, destKey));
+    if (copied.etag !== undefined) copiedEtags.set(`${destBucket}/${destKey}`, copied.etag);
+    return copied;
   };
 
   const deliver = (record: S3rverEventRecord, etag: string, size: number): void => {

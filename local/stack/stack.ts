@@ -91,6 +91,16 @@ export class LocalStack {
     this.ledger = new RunLedger(dynamodb, NAMES.tableName);
   }
 
+  /** Starts an environment of each function an upload goes through, ahead of the uploads. */
+  prewarmUploadPath(): void {
+    const processFile = readFileSync(aslFile('process-file'), 'utf8');
+    this.runtime.prewarm(
+      FUNCTIONS.filter(
+        (fn) => fn.id === 'StartExecution' || processFile.includes(`\${${arnSubstitution(fn.id)}}`),
+      ).map((fn) => fn.id),
+    );
+  }
+
   static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
     const ephemeral = options.dataDir === undefined;
     const root = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sluice-'));

@@ -131,3 +131,30 @@ describe('pre-warming', () => {
     expect(new Set(results.map((result) => result.environmentId)).size).toBe(2);
   });
 });
+
+describe('scaling out', () => {
+  it('starts no second environment while short invocations can share the first', async () => {
+    // Prepare: a delay no invocation here comes near, so the test does not depend on speed.
+    const shareLogs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
+    const sharing = await LocalLambdaRuntime.create({
+      functions: [probe],
+      baseEnv: { PATH: process.env.PATH ?? '' },
+      envFor: () => ({}),
+      functionName: (fn) => `sluice-${fn.id}`,
+      logDir: shareLogs,
+      region: 'us-east-1',
+      account: '000000000000',
+      scaleOutDelayMs: 60_000,
+    });
+
+    // Act: six invocations at once, before any environment exists.
+    const results = (await Promise.all(
+      Array.from({ length: 6 }, () => sharing.invoke('Probe', { action: 'echo' })),
+    )) as { environmentId: string }[];
+    await sharing.close();
+    rmSync(shareLogs, { recursive: true, force: true });
+
+    // Assess: one environment served all six, within a concurrency of 2.
+    expect(new Set(results.map((result) => result.environmentId)).size).toBe(1);
+  });
+});
