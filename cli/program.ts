@@ -66,6 +66,10 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'process every file under a prefix now, as a scheduled batch does',
     load: async () => (await import('./commands/batch.ts')).batchCommand(),
   },
+  alerts: {
+    summary: 'list the notices of failed and quarantined files and of batches over tolerance',
+    load: async () => (await import('./commands/alerts.ts')).alertsCommand(),
+  },
   cost: {
     summary: 'estimate the monthly AWS cost of N files a month, per service (no stack needed)',
     load: async () => (await import('./commands/cost.ts')).costCommand(),

@@ -16,14 +16,16 @@ import {
  * - `table:write`: PutItem on the ledger (every ledger write puts a whole item);
  * - `stream:write`: PutRecords on the aggregate stream;
  * - `executions:start`: StartExecution of ProcessFile, and DescribeExecution of its executions;
- * - `executions:read`: DescribeExecution of ProcessFile's executions.
+ * - `executions:read`: DescribeExecution of ProcessFile's executions;
+ * - `notices:publish`: Publish to the notice topic (the alarms' topic).
  */
 export type Access =
   | 'table:read'
   | 'table:write'
   | 'stream:write'
   | 'executions:start'
-  | 'executions:read';
+  | 'executions:read'
+  | 'notices:publish';
 
 /**
  * The bucket's objects a function touches, by key prefix: each a folder ending in `/`, which CDK
@@ -142,7 +144,7 @@ export const FUNCTIONS = [
     memorySize: 256,
     timeoutSeconds: 30,
     concurrency: 4,
-    access: ['table:write'],
+    access: ['table:write', 'notices:publish'],
   },
   {
     id: 'QuarantineFile',
@@ -179,7 +181,7 @@ export const FUNCTIONS = [
     memorySize: 512,
     timeoutSeconds: 300,
     concurrency: 2,
-    access: ['table:write'],
+    access: ['table:write', 'notices:publish'],
     // The manifest is missing when the Map failed before writing anything.
     objects: { readIfPresent: [BATCH_RESULTS_PREFIX], write: [BATCHES_PREFIX] },
   },
@@ -200,6 +202,7 @@ export interface ResourceNames {
   readonly tableName: string;
   readonly streamName: string;
   readonly stateMachineArn: string;
+  readonly noticeTopicArn: string;
 }
 
 /** Every prefix of a function's object access, each once. */
@@ -219,6 +222,7 @@ export function environmentFor(
     if (access.startsWith('table:')) env[ENV.table] = names.tableName;
     if (access === 'stream:write') env[ENV.stream] = names.streamName;
     if (access.startsWith('executions:')) env[ENV.stateMachine] = names.stateMachineArn;
+    if (access === 'notices:publish') env[ENV.noticeTopic] = names.noticeTopicArn;
   }
   return env;
 }

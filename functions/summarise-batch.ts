@@ -20,6 +20,8 @@ import { bucketName, tableName } from '#commons/helpers/config.ts';
 import { classifyError } from '#commons/helpers/handler.ts';
 import { logger } from '#commons/helpers/logger.ts';
 import { publishBatchMetrics } from '#commons/helpers/metrics.ts';
+import { publishNotice } from '#commons/helpers/notices.ts';
+import { batchNotice } from '#commons/notices.ts';
 import type { CaughtError } from '#commons/types.ts';
 
 interface SummariseInput extends ProcessBatchInput {
@@ -82,6 +84,7 @@ async function readAllResults(input: SummariseInput): Promise<MapResultEntry[]> 
 /**
  * Counts the batch's children by their files' statuses, records the batch in the ledger and
  * writes `batches/<id>.json`. Both are puts of the same content, so a second run is harmless.
+ * A batch past its tolerance also publishes its notice to the topic.
  */
 export const handler = async (input: SummariseInput, context: Context): Promise<BatchSummary> => {
   logger.addContext(context);
@@ -127,6 +130,8 @@ export const handler = async (input: SummariseInput, context: Context): Promise<
       }),
     );
     publishBatchMetrics(summary);
+    const notice = batchNotice(summary);
+    if (notice) await publishNotice(notice);
     logger.info('batch summarised', { files, counts, exceeded: summary.exceeded });
     return summary;
   } catch (error) {

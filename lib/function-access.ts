@@ -1,7 +1,9 @@
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { LEDGER } from '../functions/commons/constants.ts';
 import { type Access, environmentFor, type ObjectAccess } from '../functions/registry.ts';
@@ -14,6 +16,9 @@ export interface SluiceResources {
   readonly table: ITableV2;
   readonly stream: IStream;
   readonly stateMachine: IStateMachine;
+  /** The topic of alarms and notices, and the key it is encrypted with. */
+  readonly noticeTopic: ITopic;
+  readonly noticeKey: IKey;
 }
 
 /** What each object access allows, under its prefixes only. */
@@ -41,7 +46,7 @@ export function connectFunction(fn: SluiceFunction, resources: SluiceResources):
     fn.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: [...actions], resources: [...arns] }),
     );
-  const { bucket, table, stream, stateMachine } = resources;
+  const { bucket, table, stream, stateMachine, noticeTopic, noticeKey } = resources;
 
   for (const [kind, actions] of Object.entries(OBJECT_ACTIONS) as [
     keyof ObjectAccess,
@@ -81,6 +86,11 @@ export function connectFunction(fn: SluiceFunction, resources: SluiceResources):
         // Whether an attempt that has no final status is still running.
         allow(['states:DescribeExecution'], [executionsOf(stateMachine)]);
         break;
+      case 'notices:publish':
+        allow(['sns:Publish'], [noticeTopic.topicArn]);
+        // SNS encrypts each message with a data key from the topic's key, as the publisher.
+        allow(['kms:GenerateDataKey', 'kms:Decrypt'], [noticeKey.keyArn]);
+        break;
       default:
         throw new Error(
           `Function ${definition.id}: unknown access '${String(access satisfies never)}'`,
@@ -92,6 +102,7 @@ export function connectFunction(fn: SluiceFunction, resources: SluiceResources):
     tableName: table.tableName,
     streamName: stream.streamName,
     stateMachineArn: stateMachine.stateMachineArn,
+    noticeTopicArn: noticeTopic.topicArn,
   });
   for (const [name, value] of Object.entries(environment)) {
     fn.function.addEnvironment(name, value);

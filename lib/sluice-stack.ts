@@ -174,16 +174,6 @@ export class SluiceStack extends Stack {
       schedules: readSchedules(props.schedulesFile ?? path.join(projectRoot, SCHEDULES_FILE)),
     });
 
-    const resources = {
-      bucket: this.bucket,
-      table: this.table,
-      stream: this.aggregates.stream,
-      stateMachine: this.processFile.stateMachine,
-    };
-    for (const fn of Object.values(functions)) {
-      connectFunction(fn, resources);
-    }
-
     this.uploads = new UploadTrigger(this, 'Uploads', {
       bucket: this.bucket,
       keyPrefix: INCOMING_PREFIX,
@@ -204,9 +194,23 @@ export class SluiceStack extends Stack {
       deliveryStream: this.aggregates.deliveryStream,
       table: this.table,
     });
+    // After the topic exists: RecordOutcome and SummariseBatch publish notices to it.
+    const resources = {
+      bucket: this.bucket,
+      table: this.table,
+      stream: this.aggregates.stream,
+      stateMachine: this.processFile.stateMachine,
+      noticeTopic: this.observability.topic,
+      noticeKey: this.observability.key,
+    };
+    for (const fn of Object.values(functions)) {
+      connectFunction(fn, resources);
+    }
+
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.observability.topic.topicArn,
-      description: 'The SNS topic every alarm notifies; subscribe to it (README: Alarms)',
+      description:
+        'The SNS topic every alarm notifies, and failed or quarantined files and batches over tolerance; subscribe to it (README: Alarms)',
     });
 
     new CfnOutput(this, 'BucketName', {

@@ -101,6 +101,8 @@ export function upCommand(): Command {
           port: options.port,
           faults: options.faults,
           schedules: schedules.path,
+          onNotice: (message) =>
+            process.stderr.write(`sluice: notice: ${message.subject ?? message.message}\n`),
         });
       } catch (error) {
         if (error instanceof Error && USAGE_ERRORS.has(error.name)) {
@@ -124,6 +126,7 @@ export function upCommand(): Command {
         `stream: ${info.stream}`,
         ...Object.entries(info.stateMachines).map(([name, arn]) => `state machine ${name}: ${arn}`),
         `logs: ${info.logDir}`,
+        `notice topic: ${info.noticeTopic} (sluice alerts lists what it got)`,
         ...service.schedules.map(
           (schedule) =>
             `schedule ${schedule.name}: ${schedule.expression} ${schedule.timeZone}, next ${shortTime(nextRun(schedule, new Date()).toISOString())}`,

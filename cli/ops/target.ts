@@ -1,6 +1,6 @@
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   CloudFormationClient,
   DescribeStacksCommand,
@@ -11,6 +11,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MESSAGE_LOG, type PublishedMessage, readMessages } from '#local/emulators/sns.ts';
 import {
   DEFAULT_DATA_DIR,
   type EndpointInfo,
@@ -61,6 +62,11 @@ export interface OpsTarget {
   readonly names: TargetNames;
   /** Local function logs (`<logDir>/<function>.log`, JSON lines); absent on AWS. */
   readonly logDir?: string;
+  /**
+   * What was published to the local notice topic; absent on AWS, where SNS delivers messages to
+   * subscribers and keeps none.
+   */
+  readonly notices?: () => PublishedMessage[];
   /** Releases the clients this target made (never those it was given). */
   close(): void;
 }
@@ -111,6 +117,7 @@ export interface LocalStackLike {
   };
   readonly deadLetterQueueUrl: string;
   readonly logDir: string;
+  readonly notices: { list(): PublishedMessage[] };
 }
 
 /** An ops target over an in-process `LocalStack`'s own clients, which stay the stack's to close. */
@@ -133,6 +140,7 @@ export function targetFromLocalStack(stack: LocalStackLike): OpsTarget {
       },
     },
     logDir: stack.logDir,
+    notices: () => stack.notices.list(),
     close() {},
   };
 }
@@ -163,6 +171,7 @@ export function localTarget(info: EndpointInfo, endpoint: string = info.endpoint
       stateMachines: info.stateMachines,
     },
     logDir: info.logDir || undefined,
+    notices: () => readMessages(join(info.dataDir, MESSAGE_LOG)),
     close() {
       s3.destroy();
       sfn.destroy();

@@ -13,6 +13,7 @@ export const ENV = {
   table: 'TABLE_NAME',
   stream: 'STREAM_NAME',
   stateMachine: 'STATE_MACHINE_ARN',
+  noticeTopic: 'NOTICE_TOPIC_ARN',
 } as const;
 
 /** The run ledger's key schema and index, shared by CDK, the local runtime and the code. */

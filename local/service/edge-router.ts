@@ -14,7 +14,7 @@ import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { type Protocol, sendAwsError } from '../emulators/aws-error.ts';
 
 /** The services behind the edge, by the names `/_sluice/health` reports (LocalStack's names). */
-export type ServiceName = 's3' | 'dynamodb' | 'kinesis' | 'stepfunctions' | 'sqs';
+export type ServiceName = 's3' | 'dynamodb' | 'kinesis' | 'stepfunctions' | 'sqs' | 'sns';
 
 /** Each emulator's internal base URL (`http://127.0.0.1:<port>`). */
 export type ServiceRoutes = Readonly<Record<ServiceName, string>>;
@@ -22,7 +22,14 @@ export type ServiceRoutes = Readonly<Record<ServiceName, string>>;
 /** The first bytes of every HTTP/2 connection with prior knowledge (RFC 9113 §3.4). */
 const H2_PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 
-const SERVICES: readonly ServiceName[] = ['s3', 'dynamodb', 'kinesis', 'stepfunctions', 'sqs'];
+const SERVICES: readonly ServiceName[] = [
+  's3',
+  'dynamodb',
+  'kinesis',
+  'stepfunctions',
+  'sqs',
+  'sns',
+];
 
 /** SigV4 signing names (the fourth part of the credential scope) → the service that answers. */
 const SIGNING_NAMES: Readonly<Record<string, ServiceName>> = {
@@ -31,6 +38,7 @@ const SIGNING_NAMES: Readonly<Record<string, ServiceName>> = {
   kinesis: 'kinesis',
   states: 'stepfunctions',
   sqs: 'sqs',
+  sns: 'sns',
 };
 
 /** For unsigned requests: the JSON protocols name their API in `X-Amz-Target`. */
@@ -354,7 +362,7 @@ export function withS3rverCredentials(
 
 /** The wire protocol a request speaks, so an error goes back in a shape its SDK parses. */
 function protocolOf(request: IncomingMessage, service: ServiceName | undefined): Protocol {
-  if (service === 's3') return 'xml';
+  if (service === 's3' || service === 'sns') return 'xml';
   if (service !== undefined) return 'json';
   const type = String(request.headers['content-type'] ?? '');
   return request.headers['x-amz-target'] !== undefined || type.includes('json') ? 'json' : 'xml';
@@ -616,7 +624,7 @@ export async function startEdgeRouter(options: EdgeRouterOptions): Promise<EdgeR
         400,
         protocolOf(request, undefined),
         'UnknownService',
-        `sluice serves s3, dynamodb, kinesis, states (Step Functions) and sqs, not '${route.unknown}'`,
+        `sluice serves s3, dynamodb, kinesis, states (Step Functions), sqs and sns, not '${route.unknown}'`,
       );
       return;
     }

@@ -33,6 +33,8 @@ export interface EndpointInfo {
   readonly stateMachines: Readonly<Record<string, string>>;
   /** The upload queue's and its dead-letter queue's URLs, for the SQS API on the same endpoint. */
   readonly queues: { readonly uploads: string; readonly deadLetters: string };
+  /** The SNS topic that failed files and batches over tolerance publish their notices to. */
+  readonly noticeTopic?: string;
   /** The process that serves the endpoint; the file is stale once it has exited. */
   readonly pid: number;
   /** Where each function's log goes (`<logDir>/<function id>.log`). */

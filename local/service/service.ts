@@ -4,6 +4,7 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { batchExecutionName, type ProcessBatchInput, scheduledBatchId } from '#commons/batch.ts';
 import type { BatchSchedule } from '#commons/schedules.ts';
 import { LOCAL_REGION } from '../emulators/endpoint.ts';
+import type { PublishedMessage } from '../emulators/sns.ts';
 import { localQueueUrl } from '../emulators/sqs-api.ts';
 import { FaultLayer } from '../faults/fault-layer.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
@@ -44,6 +45,8 @@ export interface ServiceOptions {
    * @default - no scheduler: `sluice run` fires no schedules
    */
   readonly schedules?: string;
+  /** Called with each message the functions publish to the notice topic. */
+  readonly onNotice?: (message: PublishedMessage) => void;
 }
 
 /** Where the scheduler remembers each schedule's last run, under the data dir. */
@@ -76,6 +79,7 @@ const routesOf = (stack: LocalStack): ServiceRoutes => ({
   kinesis: stack.endpoints.kinesis,
   stepfunctions: stack.endpoints.sfn,
   sqs: stack.endpoints.sqs,
+  sns: stack.endpoints.sns,
 });
 
 /**
@@ -134,6 +138,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
         dataDir,
         retryIntervalMs: options.retryIntervalMs,
         faults,
+        onNotice: (message) => options.onNotice?.(message),
       });
     } catch (error) {
       routesFailed(error);
@@ -156,6 +161,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
         uploads: localQueueUrl(router.endpoint, stack.names.queueName),
         deadLetters: localQueueUrl(router.endpoint, stack.names.deadLetterQueueName),
       },
+      noticeTopic: stack.names.noticeTopicArn,
       pid: process.pid,
       logDir: stack.logDir,
       dataDir,

@@ -21,6 +21,7 @@ import { startLocalKinesis } from '../emulators/kinesis.ts';
 import { LocalLambdaRuntime } from '../emulators/lambda-runtime.ts';
 import { LocalQueue } from '../emulators/queue.ts';
 import { localS3Client, startLocalS3 } from '../emulators/s3.ts';
+import { MESSAGE_LOG, MessageLog, type PublishedMessage, startLocalSns } from '../emulators/sns.ts';
 import { localQueueUrl, SqsApi } from '../emulators/sqs-api.ts';
 import { substituteDefinition } from '../emulators/step-functions/definition.ts';
 import { localizeDistributedMaps } from '../emulators/step-functions/distributed-map.ts';
@@ -39,6 +40,7 @@ const NAMES = {
   batchStateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:sluice-ProcessBatch`,
   queueName: 'sluice-uploads',
   deadLetterQueueName: 'sluice-uploads-dlq',
+  noticeTopicArn: `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:sluice-notices`,
 } as const;
 
 export interface LocalStackOptions {
@@ -51,6 +53,8 @@ export interface LocalStackOptions {
    * @default - no fault layer: calls go straight to the emulators
    */
   readonly faults?: FaultLayer;
+  /** Called with each message published to the notice topic (`sluice up` logs it). */
+  readonly onNotice?: (message: PublishedMessage) => void;
 }
 
 /** Live progress of the pipeline while it drains. */
@@ -76,7 +80,9 @@ export class LocalStack {
   }
 
   private constructor(
-    readonly endpoints: Readonly<Record<'s3' | 'dynamodb' | 'kinesis' | 'sfn' | 'sqs', string>>,
+    readonly endpoints: Readonly<
+      Record<'s3' | 'dynamodb' | 'kinesis' | 'sfn' | 'sqs' | 'sns', string>
+    >,
     readonly s3: S3Client,
     readonly dynamodb: DynamoDBDocumentClient,
     readonly sfn: SFNClient,
@@ -87,6 +93,8 @@ export class LocalStack {
     readonly firehose: FirehoseDelivery,
     private readonly closers: readonly (() => Promise<void>)[],
     readonly logDir: string,
+    /** What the functions published to the notice topic. */
+    readonly notices: MessageLog,
   ) {
     this.ledger = new RunLedger(dynamodb, NAMES.tableName);
   }
@@ -125,6 +133,13 @@ export class LocalStack {
         streamName: NAMES.streamName,
       });
       closers.push(() => kinesis.close());
+      const notices = new MessageLog(at(MESSAGE_LOG));
+      const sns = await startLocalSns({
+        topicArn: NAMES.noticeTopicArn,
+        log: notices,
+        onPublish: options.onNotice,
+      });
+      closers.push(() => sns.close());
 
       const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
       const s3 = localS3Client(s3Server.endpoint);
@@ -187,6 +202,7 @@ export class LocalStack {
           AWS_ENDPOINT_URL_DYNAMODB: ddb.endpoint,
           AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
           AWS_ENDPOINT_URL_SFN: sfnEndpoint,
+          AWS_ENDPOINT_URL_SNS: sns.endpoint,
           AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
           AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
           POWERTOOLS_SERVICE_NAME: 'sluice',
@@ -257,6 +273,7 @@ export class LocalStack {
           kinesis: kinesis.endpoint,
           sfn: sfnEndpoint,
           sqs: sqsEndpoint,
+          sns: sns.endpoint,
         },
         s3,
         dynamodb,
@@ -268,6 +285,7 @@ export class LocalStack {
         firehose,
         closers,
         logDir,
+        notices,
       );
     } catch (error) {
       for (const close of closers.reverse()) await close().catch(() => {});

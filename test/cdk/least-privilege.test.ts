@@ -138,6 +138,35 @@ describe('function roles', () => {
   });
 });
 
+describe('notices', () => {
+  it('lets exactly the notice publishers publish to the topic, and use its key for that', () => {
+    // GIVEN the topic and its key as the template names them
+    const topic = { Ref: logicalIdOf(template, 'AWS::SNS::Topic', 'ObservabilityTopic') };
+    const key = {
+      'Fn::GetAtt': [logicalIdOf(template, 'AWS::KMS::Key', 'ObservabilityTopicKey'), 'Arn'],
+    };
+    for (const fn of FUNCTIONS) {
+      // WHEN each function's SNS and KMS statements are read
+      const statements = statementsOf(roleId(fn.id));
+      const publishes = (fn.access as readonly string[]).includes('notices:publish');
+      // THEN a publisher may publish to the one topic and encrypt for it; no one else may
+      expect(byService(statements, 'sns'), fn.id).toEqual(
+        publishes ? [{ Action: 'sns:Publish', Effect: 'Allow', Resource: topic }] : [],
+      );
+      expect(byService(statements, 'kms'), fn.id).toEqual(
+        publishes
+          ? [{ Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Effect: 'Allow', Resource: key }]
+          : [],
+      );
+    }
+    expect(
+      FUNCTIONS.filter((fn) => (fn.access as readonly string[]).includes('notices:publish')).map(
+        (fn) => fn.id,
+      ),
+    ).toEqual(['RecordOutcome', 'SummariseBatch']);
+  });
+});
+
 describe('versions and the live alias', () => {
   it.each(functionCases)('%s publishes a version and points its live alias at it', (id) => {
     const functionId = logicalIdOf(template, 'AWS::Lambda::Function', `${id}Function`);

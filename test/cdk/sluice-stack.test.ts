@@ -166,12 +166,14 @@ describe('functions come from the registry', () => {
         tableName: 'table',
         streamName: 'stream',
         stateMachineArn: 'stateMachine',
+        noticeTopicArn: 'noticeTopic',
       });
       const references: Record<string, unknown> = {
         bucket: bucketRef(),
         table: tableRef(),
         stream: { Ref: logicalIdOf(template, 'AWS::Kinesis::Stream', 'AggregatesStream') },
         stateMachine: { Ref: stateMachineId() },
+        noticeTopic: { Ref: logicalIdOf(template, 'AWS::SNS::Topic', 'ObservabilityTopic') },
       };
       // WHEN the deployed function's variables are read
       const variables =

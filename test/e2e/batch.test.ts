@@ -191,6 +191,15 @@ describe('sluice batch, through ProcessBatch on the local stack', () => {
       error: { name: 'States.ExceedToleratedFailureThreshold' },
     });
     expect((await attempts('incoming/orders/a.csv')).map((item) => item.attempt)).toEqual([1, 2]);
+    const notices = stack.notices.list().map((message) => JSON.parse(message.message));
+    expect(notices).toContainEqual(
+      expect.objectContaining({
+        kind: 'BatchOverTolerance',
+        key: 'incoming/orders/',
+        status: '4 of 4 files FAILED',
+        executionArn: JSON.parse(run.stdout).executionArn,
+      }),
+    );
   });
 
   it('gives an empty prefix a batch of 0 files with its summary', async () => {

@@ -12,8 +12,11 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '#local/emulators/s3.ts';
 import { LocalStack } from '#local/stack/stack.ts';
+import { alertsCommand } from '../../cli/commands/alerts.ts';
 import { type FileOutcome, runFiles } from '../../cli/ops/run-files.ts';
+import { targetFromLocalStack } from '../../cli/ops/target.ts';
 import type { AggregateRecord } from '../../functions/commons/types.ts';
+import { runOps } from '../cli/ops-helpers.ts';
 
 // One local stack for the whole file: starting it and warming the functions is the slow part.
 let stack: LocalStack;
@@ -116,6 +119,34 @@ describe('the pipeline, end to end through the local stack', () => {
     expect((await body('validated/ledgers/bad/valid.csv')).toString()).toBe('id,amount\n1,10.5\n');
     const report = JSON.parse((await body('validated/ledgers/bad/report.json')).toString());
     expect(report.stats.invalidRows).toBe(2);
+  });
+
+  it('publishes one notice per quarantined file to the topic, which sluice alerts lists', async () => {
+    // Act
+    const run = await runOps(alertsCommand, targetFromLocalStack(stack), ['-o', 'json']);
+    const quarantined = await runOps(alertsCommand, targetFromLocalStack(stack), [
+      '-o',
+      'json',
+      '--kind',
+      'FileFailed',
+    ]);
+
+    // Assess: the files that succeeded published nothing.
+    expect(run.code, run.stderr).toBe(0);
+    const alerts = JSON.parse(run.stdout).alerts as Record<string, unknown>[];
+    const expected = outcomes.filter((o) => o.status === 'QUARANTINED');
+    expect(alerts.map((alert) => alert.key).sort()).toEqual(expected.map((o) => o.key).sort());
+    expect(alerts).toContainEqual(
+      expect.objectContaining({
+        kind: 'FileQuarantined',
+        dataset: 'photos',
+        key: 'incoming/photos/dunes-truncated.jpg',
+        error: expect.objectContaining({ name: 'CorruptImage' }),
+        executionArn: outcome('incoming/photos/dunes-truncated.jpg')?.executionId,
+        subject: 'sluice: QUARANTINED incoming/photos/dunes-truncated.jpg (CorruptImage)',
+      }),
+    );
+    expect(JSON.parse(quarantined.stdout).alerts).toEqual([]);
   });
 
   it('quarantines a file of no supported kind', () => {

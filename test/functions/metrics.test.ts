@@ -5,8 +5,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { ProcessFileState } from '#commons/outcome.ts';
 import { startLocalDynamoDb } from '#local/emulators/dynamodb.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoint } from '#local/emulators/endpoint.ts';
+import { MessageLog, startLocalSns } from '#local/emulators/sns.ts';
 
 const TABLE = 'sluice-ledger';
+const NOTICE_TOPIC = 'arn:aws:sns:us-east-1:000000000000:sluice-notices';
 const NOW = new Date('2026-11-22T10:00:03.500Z');
 
 interface Emf {
@@ -117,6 +119,7 @@ const imageSucceeded = stateOf('incoming/photos/cat.jpg', 'image', {
 });
 
 let dynamo: LocalEndpoint;
+let notices: LocalEndpoint;
 let stdout: string[];
 
 /** A fresh copy of the handler's modules, so Powertools reads the env the test set. */
@@ -153,15 +156,19 @@ function summarise(blob: Emf) {
 describe('RecordOutcome metrics (EMF)', () => {
   beforeAll(async () => {
     dynamo = await startLocalDynamoDb({ tableName: TABLE });
+    notices = await startLocalSns({ topicArn: NOTICE_TOPIC, log: new MessageLog() });
   });
 
   afterAll(async () => {
     await dynamo.close();
+    await notices.close();
   });
 
   beforeEach(() => {
     vi.stubEnv('TABLE_NAME', TABLE);
     vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
+    vi.stubEnv('NOTICE_TOPIC_ARN', NOTICE_TOPIC);
+    vi.stubEnv('AWS_ENDPOINT_URL_SNS', notices.endpoint);
     vi.stubEnv('AWS_REGION', LOCAL_REGION);
     vi.stubEnv('AWS_ACCESS_KEY_ID', LOCAL_CREDENTIALS.accessKeyId);
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', LOCAL_CREDENTIALS.secretAccessKey);

@@ -245,10 +245,11 @@ describe('startEdgeRouter: routing', () => {
     kinesis: backends.kinesis.url,
     stepfunctions: backends.stepfunctions.url,
     sqs: backends.sqs.url,
+    sns: backends.sns.url,
   });
 
   beforeAll(async () => {
-    for (const service of ['s3', 'dynamodb', 'kinesis', 'stepfunctions', 'sqs'] as const) {
+    for (const service of ['s3', 'dynamodb', 'kinesis', 'stepfunctions', 'sqs', 'sns'] as const) {
       backends[service] = await recordingBackend();
     }
     router = await startEdgeRouter({
@@ -271,6 +272,7 @@ describe('startEdgeRouter: routing', () => {
     ['kinesis', 'kinesis'],
     ['states', 'stepfunctions'],
     ['sqs', 'sqs'],
+    ['sns', 'sns'],
   ] as const)('sends a request signed for %s to %s', async (signingName, service) => {
     // Prepare
     const marker = `/${signingName}-${randomBytes(4).toString('hex')}`;
@@ -355,19 +357,20 @@ describe('startEdgeRouter: routing', () => {
     });
     const xml = await send(router.endpoint, {
       method: 'POST',
-      headers: { authorization: sigV4('sns'), 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'Action=ListTopics',
+      headers: { authorization: sigV4('sts'), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Action=GetCallerIdentity',
     });
 
     // Assess
     expect(json.status).toBe(400);
     expect(JSON.parse(json.body)).toEqual({
       __type: 'UnknownService',
-      message: "sluice serves s3, dynamodb, kinesis, states (Step Functions) and sqs, not 'events'",
+      message:
+        "sluice serves s3, dynamodb, kinesis, states (Step Functions), sqs and sns, not 'events'",
     });
     expect(xml.status).toBe(400);
     expect(xml.body).toContain('<Code>UnknownService</Code>');
-    expect(xml.body).toContain("not 'sns'");
+    expect(xml.body).toContain("not 'sts'");
   });
 
   it('reaches the Kinesis client of SDK v3, which speaks HTTP/2 by default', async () => {
@@ -401,6 +404,7 @@ describe('startEdgeRouter: routing', () => {
         kinesis: 'running',
         stepfunctions: 'running',
         sqs: 'running',
+        sns: 'running',
       },
       edition: 'local',
       version: '9.9.9',
@@ -464,6 +468,7 @@ describe('startEdgeRouter: in front of s3rver', () => {
         kinesis: dead,
         stepfunctions: dead,
         sqs: dead,
+        sns: dead,
       },
       controls: CONTROLS,
     });
@@ -570,6 +575,7 @@ describe('startEdgeRouter: in front of s3rver', () => {
       kinesis: 'error',
       stepfunctions: 'error',
       sqs: 'error',
+      sns: 'error',
     });
   });
 });

@@ -17,3 +17,4 @@ export const bucketName = required(ENV.bucket);
 export const tableName = required(ENV.table);
 export const streamName = required(ENV.stream);
 export const stateMachineArn = required(ENV.stateMachine);
+export const noticeTopicArn = required(ENV.noticeTopic);
