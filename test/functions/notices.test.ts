@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BatchSummary } from '#commons/batch.ts';
+import { publishNotice } from '#commons/helpers/notices.ts';
 import { batchNotice, executionLink, fileNotice } from '#commons/notices.ts';
 import type { LedgerItem } from '#commons/outcome.ts';
+import { MessageLog, startLocalSns } from '#local/emulators/sns.ts';
 
 const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:sluice-ProcessFile:abc';
 
@@ -107,5 +109,52 @@ describe('batchNotice', () => {
     expect(executionLink('arn:aws:states:ap-south-1:1:execution:m:n')).toMatch(
       /^https:\/\/ap-south-1\.console\.aws\.amazon\.com\/states\/home\?region=ap-south-1#/,
     );
+  });
+});
+
+describe('publishNotice', () => {
+  const TOPIC = 'arn:aws:sns:us-east-1:000000000000:sluice-notices';
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
+  const stubEnv = (endpoint: string, topic: string) => {
+    vi.stubEnv('AWS_ENDPOINT_URL_SNS', endpoint);
+    vi.stubEnv('NOTICE_TOPIC_ARN', topic);
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+  };
+
+  it('publishes to the topic, and only logs a refusal that retrying cannot mend', async () => {
+    // Prepare: the topic's log, and the output streams its logger writes to.
+    const log = new MessageLog();
+    const sns = await startLocalSns({ topicArn: TOPIC, log });
+    const lines: string[] = [];
+    for (const stream of [process.stdout, process.stderr]) {
+      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(String(chunk));
+        return true;
+      });
+    }
+    const notice = fileNotice(item({})) as NonNullable<ReturnType<typeof fileNotice>>;
+
+    // Act
+    stubEnv(sns.endpoint, TOPIC);
+    await publishNotice(notice);
+    // SNS refuses a subject over 100 characters: a client error, which retrying cannot mend.
+    const refused = await publishNotice({ ...notice, subject: 's'.repeat(101) }).then(
+      () => 'resolved',
+      (error: Error) => error.name,
+    );
+    await sns.close();
+
+    // Assess
+    expect(log.list().map((message) => JSON.parse(message.message))).toEqual([notice.body]);
+    expect(log.list()[0]?.attributes).toEqual({ kind: 'FileQuarantined', dataset: 'orders' });
+    expect(refused).toBe('resolved');
+    expect(lines.join('')).toContain('"message":"notice not published"');
   });
 });

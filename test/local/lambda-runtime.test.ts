@@ -2,7 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LambdaInvokeError, LocalLambdaRuntime } from '#local/emulators/lambda-runtime.ts';
+import {
+  LambdaInvokeError,
+  type LambdaRuntimeOptions,
+  LocalLambdaRuntime,
+} from '#local/emulators/lambda-runtime.ts';
 import type { FunctionDefinition } from '../../functions/registry.ts';
 
 const probe: FunctionDefinition = {
@@ -18,17 +22,22 @@ const probe: FunctionDefinition = {
 let runtime: LocalLambdaRuntime;
 let logDir: string;
 
-beforeAll(async () => {
-  logDir = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
-  runtime = await LocalLambdaRuntime.create({
+/** A runtime of the probe alone, logging to `logs`. */
+const probeRuntime = (logs: string, options: Partial<LambdaRuntimeOptions> = {}) =>
+  LocalLambdaRuntime.create({
     functions: [probe],
     baseEnv: { PATH: process.env.PATH ?? '' },
-    envFor: () => ({ PROBE_VALUE: 'from-registry' }),
+    envFor: () => ({}),
     functionName: (fn) => `sluice-${fn.id}`,
-    logDir,
+    logDir: logs,
     region: 'us-east-1',
     account: '000000000000',
+    ...options,
   });
+
+beforeAll(async () => {
+  logDir = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
+  runtime = await probeRuntime(logDir, { envFor: () => ({ PROBE_VALUE: 'from-registry' }) });
 });
 
 afterAll(async () => {
@@ -108,15 +117,7 @@ describe('pre-warming', () => {
   it('starts one environment per function, counted within its concurrency', async () => {
     // Prepare
     const warmLogs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
-    const warm = await LocalLambdaRuntime.create({
-      functions: [probe],
-      baseEnv: { PATH: process.env.PATH ?? '' },
-      envFor: () => ({}),
-      functionName: (fn) => `sluice-${fn.id}`,
-      logDir: warmLogs,
-      region: 'us-east-1',
-      account: '000000000000',
-    });
+    const warm = await probeRuntime(warmLogs);
 
     // Act: pre-warm twice, then three invocations at once.
     warm.prewarm();
@@ -136,16 +137,7 @@ describe('scaling out', () => {
   it('starts no second environment while short invocations can share the first', async () => {
     // Prepare: a delay no invocation here comes near, so the test does not depend on speed.
     const shareLogs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
-    const sharing = await LocalLambdaRuntime.create({
-      functions: [probe],
-      baseEnv: { PATH: process.env.PATH ?? '' },
-      envFor: () => ({}),
-      functionName: (fn) => `sluice-${fn.id}`,
-      logDir: shareLogs,
-      region: 'us-east-1',
-      account: '000000000000',
-      scaleOutDelayMs: 60_000,
-    });
+    const sharing = await probeRuntime(shareLogs, { scaleOutDelayMs: 60_000 });
 
     // Act: six invocations at once, before any environment exists.
     const results = (await Promise.all(
