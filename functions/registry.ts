@@ -17,7 +17,8 @@ import {
  * - `stream:write`: PutRecords on the aggregate stream;
  * - `executions:start`: StartExecution of ProcessFile, and DescribeExecution of its executions;
  * - `executions:read`: DescribeExecution of ProcessFile's executions;
- * - `notices:publish`: Publish to the notice topic (the alarms' topic).
+ * - `notices:publish`: Publish to the notice topic (the alarms' topic);
+ * - `expectations:read`: the datasets' declared arrival and row counts, as JSON in its env.
  */
 export type Access =
   | 'table:read'
@@ -25,7 +26,8 @@ export type Access =
   | 'stream:write'
   | 'executions:start'
   | 'executions:read'
-  | 'notices:publish';
+  | 'notices:publish'
+  | 'expectations:read';
 
 /**
  * The bucket's objects a function touches, by key prefix: each a folder ending in `/`, which CDK
@@ -185,6 +187,16 @@ export const FUNCTIONS = [
     // The manifest is missing when the Map failed before writing anything.
     objects: { readIfPresent: [BATCH_RESULTS_PREFIX], write: [BATCHES_PREFIX] },
   },
+  {
+    id: 'CheckExpectations',
+    entry: 'functions/check-expectations.ts',
+    description:
+      "Checks each dataset's declared arrival and row counts against the ledger; a miss publishes a notice",
+    memorySize: 256,
+    timeoutSeconds: 60,
+    concurrency: 1,
+    access: ['table:read', 'table:write', 'notices:publish', 'expectations:read'],
+  },
 ] as const satisfies readonly FunctionDefinition[];
 
 export type FunctionId = (typeof FUNCTIONS)[number]['id'];
@@ -203,6 +215,8 @@ export interface ResourceNames {
   readonly streamName: string;
   readonly stateMachineArn: string;
   readonly noticeTopicArn: string;
+  /** Not a name: the declared expectations (`DatasetExpectation[]`) as JSON. */
+  readonly expectations: string;
 }
 
 /** Every prefix of a function's object access, each once. */
@@ -223,6 +237,7 @@ export function environmentFor(
     if (access === 'stream:write') env[ENV.stream] = names.streamName;
     if (access.startsWith('executions:')) env[ENV.stateMachine] = names.stateMachineArn;
     if (access === 'notices:publish') env[ENV.noticeTopic] = names.noticeTopicArn;
+    if (access === 'expectations:read') env[ENV.expectations] = names.expectations;
   }
   return env;
 }

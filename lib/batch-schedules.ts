@@ -1,4 +1,5 @@
 import { Duration, TimeZone } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import {
   ContextAttribute,
   Schedule,
@@ -6,7 +7,7 @@ import {
   ScheduleTargetInput,
   TimeWindow,
 } from 'aws-cdk-lib/aws-scheduler';
-import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import { LambdaInvoke, StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -27,7 +28,16 @@ export interface BatchSchedulesProps {
   readonly stateMachine: IStateMachine;
   /** The declarations, as `readSchedules` returns them (already validated). */
   readonly schedules: readonly BatchSchedule[];
+  /**
+   * Run every EXPECTATION_CHECK_RATE with `{ time }`, the slot's time, to check the datasets'
+   * declared arrival and row counts.
+   * @default - no check: no dataset declares expectations
+   */
+  readonly expectationCheck?: IFunction;
 }
+
+/** How often CheckExpectations runs: a late feed is told at most this long after its grace. */
+export const EXPECTATION_CHECK_RATE = Duration.minutes(15);
 
 /**
  * One EventBridge Scheduler schedule per declared batch, each starting ProcessBatch with the
@@ -39,6 +49,8 @@ export class BatchSchedules extends Construct {
   public readonly deadLetterQueue: Queue;
   /** The schedules, by declared name. */
   public readonly schedules: Readonly<Record<string, Schedule>>;
+  /** The expectation check's schedule, when there is one. */
+  public readonly expectationCheck?: Schedule;
 
   constructor(scope: Construct, id: string, props: BatchSchedulesProps) {
     super(scope, id);
@@ -77,6 +89,18 @@ export class BatchSchedules extends Construct {
             : TimeWindow.off(),
         target: new StepFunctionsStartExecution(props.stateMachine, {
           input: ScheduleTargetInput.fromObject(input),
+          retryAttempts: SCHEDULE_RETRY_ATTEMPTS,
+          maxEventAge: SCHEDULE_MAX_EVENT_AGE,
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      });
+    }
+    if (props.expectationCheck) {
+      this.expectationCheck = new Schedule(this, 'CheckExpectations', {
+        description: "CheckExpectations: each dataset's declared arrival and row counts",
+        schedule: ScheduleExpression.rate(EXPECTATION_CHECK_RATE),
+        target: new LambdaInvoke(props.expectationCheck, {
+          input: ScheduleTargetInput.fromObject({ time: ContextAttribute.scheduledTime }),
           retryAttempts: SCHEDULE_RETRY_ATTEMPTS,
           maxEventAge: SCHEDULE_MAX_EVENT_AGE,
           deadLetterQueue: this.deadLetterQueue,

@@ -6,6 +6,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { LEDGER } from '../functions/commons/constants.ts';
+import type { DatasetExpectation } from '../functions/commons/expectations.ts';
 import { type Access, environmentFor, type ObjectAccess } from '../functions/registry.ts';
 import { executionsOf } from './asl-state-machine.ts';
 import type { SluiceFunction } from './sluice-function.ts';
@@ -19,6 +20,8 @@ export interface SluiceResources {
   /** The topic of alarms and notices, and the key it is encrypted with. */
   readonly noticeTopic: ITopic;
   readonly noticeKey: IKey;
+  /** The datasets' declared expectations, for `expectations:read`. */
+  readonly expectations: readonly DatasetExpectation[];
 }
 
 /** What each object access allows, under its prefixes only. */
@@ -91,6 +94,9 @@ export function connectFunction(fn: SluiceFunction, resources: SluiceResources):
         // SNS encrypts each message with a data key from the topic's key, as the publisher.
         allow(['kms:GenerateDataKey', 'kms:Decrypt'], [noticeKey.keyArn]);
         break;
+      case 'expectations:read':
+        break; // configuration only: its env var
+
       default:
         throw new Error(
           `Function ${definition.id}: unknown access '${String(access satisfies never)}'`,
@@ -103,6 +109,7 @@ export function connectFunction(fn: SluiceFunction, resources: SluiceResources):
     streamName: stream.streamName,
     stateMachineArn: stateMachine.stateMachineArn,
     noticeTopicArn: noticeTopic.topicArn,
+    expectations: JSON.stringify(resources.expectations),
   });
   for (const [name, value] of Object.entries(environment)) {
     fn.function.addEnvironment(name, value);

@@ -6,7 +6,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { AGGREGATES_PREFIX, INCOMING_PREFIX, LEDGER } from '../functions/commons/constants.ts';
-import { readSchedules, SCHEDULES_FILE } from '../functions/commons/schedules.ts';
+import { readDeclaration, SCHEDULES_FILE } from '../functions/commons/schedules.ts';
 import { FUNCTIONS, type FunctionDefinition } from '../functions/registry.ts';
 import { AggregatesDelivery } from './aggregates-delivery.ts';
 import { AslStateMachine } from './asl-state-machine.ts';
@@ -21,6 +21,8 @@ import { UploadTrigger } from './upload-trigger.ts';
 export const START_FUNCTION_ID = 'StartExecution';
 /** Registry id of the function that ends a batch with its summary. */
 const SUMMARISE_FUNCTION_ID = 'SummariseBatch';
+/** Run on a schedule when some dataset declares expectations. */
+const EXPECTATIONS_FUNCTION_ID = 'CheckExpectations';
 
 export interface SluiceStackProps extends StackProps {
   /**
@@ -169,9 +171,16 @@ export class SluiceStack extends Stack {
         resources: [this.processBatch.executionsArn],
       }),
     );
+    const declaration = readDeclaration(
+      props.schedulesFile ?? path.join(projectRoot, SCHEDULES_FILE),
+    );
     this.schedules = new BatchSchedules(this, 'Schedules', {
       stateMachine: this.processBatch.stateMachine,
-      schedules: readSchedules(props.schedulesFile ?? path.join(projectRoot, SCHEDULES_FILE)),
+      schedules: declaration.schedules,
+      expectationCheck:
+        declaration.expectations.length > 0
+          ? functions[EXPECTATIONS_FUNCTION_ID]?.alias
+          : undefined,
     });
 
     this.uploads = new UploadTrigger(this, 'Uploads', {
@@ -202,6 +211,7 @@ export class SluiceStack extends Stack {
       stateMachine: this.processFile.stateMachine,
       noticeTopic: this.observability.topic,
       noticeKey: this.observability.key,
+      expectations: declaration.expectations,
     };
     for (const fn of Object.values(functions)) {
       connectFunction(fn, resources);

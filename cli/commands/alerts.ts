@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { NoticeBody, NoticeKind } from '#commons/notices.ts';
+import { NOTICE_KINDS as KINDS, type NoticeBody, type NoticeKind } from '#commons/notices.ts';
 import { type OpsDeps, opsAction, TARGET_HELP, withOpsOptions } from '../ops/command.ts';
 import { InvalidOption } from '../ops/errors.ts';
 import { formatTable, shortTime, writeResult } from '../ops/output.ts';
@@ -10,7 +10,7 @@ export interface AlertRow {
   readonly messageId: string;
   /** ISO 8601: when the topic got it. */
   readonly publishedAt: string;
-  /** `FileFailed`, `FileQuarantined` or `BatchOverTolerance`; null for a message sluice did not write. */
+  /** A NoticeKind (`FileQuarantined`, `LateArrival`, …); null for a message sluice did not write. */
   readonly kind: NoticeKind | null;
   readonly subject: string | null;
   readonly dataset: string | null;
@@ -22,8 +22,6 @@ export interface AlertRow {
   /** The message as published, for one that is not a sluice notice. */
   readonly message: string;
 }
-
-const KINDS: readonly NoticeKind[] = ['FileFailed', 'FileQuarantined', 'BatchOverTolerance'];
 
 function rowOf(published: {
   messageId: string;
@@ -76,7 +74,8 @@ export function alertsCommand(deps: OpsDeps = {}): Command {
   const command = new Command('alerts')
     .description(
       'List the notices published to the notice topic: a file that ended FAILED or QUARANTINED, ' +
-        'and a batch over its failure tolerance, each with its dataset, key, error and ' +
+        'a batch over its failure tolerance, a dataset whose files are late, and a CSV whose row ' +
+        'count left its expected range, each with its dataset, key, error and ' +
         'execution. On AWS the same messages go to the SNS topic (the AlarmTopicArn output) ' +
         'and reach its subscribers; offline `sluice up` keeps them, prints each one, and this ' +
         'command lists them, oldest first.',

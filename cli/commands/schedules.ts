@@ -155,6 +155,10 @@ export function schedulesCommand(deps: OpsDeps = {}): Command {
       "(AWS counts from the schedule's creation). Defaults: timeZone UTC, prefix\n" +
       'incoming/<dataset>/, mode new (versions with no final status yet; reprocess: every\n' +
       `version), flexibleWindowMinutes 0 (off), maxConcurrency ${DEFAULT_BATCH_CONCURRENCY}.\n\n` +
+      'A dataset may instead be { "name": "orders", "arrival": { "expression": "cron(0 6 * * ? *)",\n' +
+      '  "timeZone": "UTC", "graceMinutes": 60 }, "rows": { "min": 1, "max": 50000,\n' +
+      '  "maxChangePercent": 50, "trailing": 7 } }: a late feed or an odd row count publishes a\n' +
+      '  notice (README: Expected arrival and row counts; `sluice alerts` lists them offline).\n\n' +
       'Output (-o json): { schedules: [ { name, dataset, expression, timeZone, prefix, mode,\n' +
       '  flexibleWindowMinutes, nextRun, lastRun } ] } with nextRun in ISO 8601 (UTC), and lastRun\n' +
       '  { batchId, startDate, stopDate, files, counts, outcome } or null when it never ran;\n' +

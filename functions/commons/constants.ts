@@ -14,6 +14,7 @@ export const ENV = {
   stream: 'STREAM_NAME',
   stateMachine: 'STATE_MACHINE_ARN',
   noticeTopic: 'NOTICE_TOPIC_ARN',
+  expectations: 'DATASET_EXPECTATIONS',
 } as const;
 
 /** The run ledger's key schema and index, shared by CDK, the local runtime and the code. */

@@ -2,7 +2,20 @@ import type { BatchSummary } from './batch.ts';
 import type { LedgerItem } from './outcome.ts';
 
 /** What the notice topic carries, beside the alarms: a public contract for subscribers. */
-export type NoticeKind = 'FileFailed' | 'FileQuarantined' | 'BatchOverTolerance';
+export type NoticeKind =
+  | 'FileFailed'
+  | 'FileQuarantined'
+  | 'BatchOverTolerance'
+  | 'LateArrival'
+  | 'RowCountDrift';
+
+export const NOTICE_KINDS: readonly NoticeKind[] = [
+  'FileFailed',
+  'FileQuarantined',
+  'BatchOverTolerance',
+  'LateArrival',
+  'RowCountDrift',
+];
 
 /** One message on the topic: `subject` for e-mail, `body` (JSON) for everything else. */
 export interface Notice {
@@ -18,9 +31,10 @@ export interface NoticeBody {
   readonly key: string | null;
   readonly status: string;
   readonly error: { readonly name: string; readonly message: string } | null;
-  readonly executionArn: string;
+  /** Null for a feed that did not arrive. */
+  readonly executionArn: string | null;
   /** The execution in the Step Functions console. */
-  readonly link: string;
+  readonly link: string | null;
   /** The ops command that shows it, in either world. */
   readonly show: string;
   readonly at: string;
@@ -77,6 +91,56 @@ export function batchNotice(summary: BatchSummary): Notice | undefined {
       link: executionLink(summary.executionArn),
       show: `sluice executions --status FAILED`,
       at: summary.stopDate,
+    },
+  };
+}
+
+/** The notice of a dataset whose files were due at `slot` and had not come by `now`. */
+export function lateArrivalNotice(
+  dataset: string,
+  slot: Date,
+  graceMinutes: number,
+  lastReceivedAt: Date | undefined,
+  now: Date,
+): Notice {
+  const last = lastReceivedAt
+    ? `the last came at ${lastReceivedAt.toISOString()}`
+    : 'none has come yet';
+  return {
+    kind: 'LateArrival',
+    subject: subjectOf(`sluice: ${dataset} is late: due ${slot.toISOString()}`),
+    body: {
+      kind: 'LateArrival',
+      dataset,
+      key: null,
+      status: 'LATE',
+      error: {
+        name: 'LateArrival',
+        message: `no file of ${dataset} since it was due at ${slot.toISOString()} (grace ${graceMinutes} min); ${last}`,
+      },
+      executionArn: null,
+      link: null,
+      show: `sluice executions --dataset ${dataset}`,
+      at: now.toISOString(),
+    },
+  };
+}
+
+/** The notice of a CSV whose row count is off, for `reason`. */
+export function rowDriftNotice(item: LedgerItem, reason: string, now: Date): Notice {
+  return {
+    kind: 'RowCountDrift',
+    subject: subjectOf(`sluice: ${item.key}: ${reason.split(';')[0]}`),
+    body: {
+      kind: 'RowCountDrift',
+      dataset: item.dataset,
+      key: item.key,
+      status: item.status,
+      error: { name: 'RowCountDrift', message: reason },
+      executionArn: item.executionId,
+      link: executionLink(item.executionId),
+      show: `sluice show ${item.key}`,
+      at: now.toISOString(),
     },
   };
 }

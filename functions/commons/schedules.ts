@@ -3,6 +3,7 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { BATCH_MODES, type BatchMode, DEFAULT_BATCH_CONCURRENCY } from './batch.ts';
 import { INCOMING_PREFIX } from './constants.ts';
+import type { DatasetExpectation } from './expectations.ts';
 
 /**
  * One batch schedule of `schedules.json`, with every default applied. EventBridge Scheduler
@@ -44,11 +45,47 @@ const datasetName = z
   .string()
   .regex(/^[^/\s]+$/, 'a dataset is a folder name under incoming/: no slash or white space');
 
+/** A dataset with expectations: when its files are due, and how many rows they have. */
+const datasetSchema = z.strictObject({
+  name: datasetName,
+  arrival: z
+    .strictObject({
+      expression: z.string().min(1),
+      timeZone: z.string().min(1).default('UTC'),
+      graceMinutes: z.number().int().min(0).default(60),
+    })
+    .optional(),
+  rows: z
+    .strictObject({
+      min: z.number().int().min(0).optional(),
+      max: z.number().int().min(0).optional(),
+      maxChangePercent: z.number().positive().optional(),
+      trailing: z.number().int().min(1).max(100).default(7),
+    })
+    .refine(
+      (rows) =>
+        rows.min !== undefined || rows.max !== undefined || rows.maxChangePercent !== undefined,
+      'give min, max or maxChangePercent',
+    )
+    .refine(
+      (rows) => rows.min === undefined || rows.max === undefined || rows.min <= rows.max,
+      'min is above max',
+    )
+    .optional(),
+});
+
 const declarationSchema = z.strictObject({
   $schema: z.string().optional(),
-  datasets: z.array(datasetName),
+  datasets: z.array(z.union([datasetName, datasetSchema])),
   schedules: z.array(z.unknown()).default([]),
 });
+
+/** What `schedules.json` declares. */
+export interface Declaration {
+  readonly schedules: BatchSchedule[];
+  /** The datasets that declare an arrival or a row count, in declaration order. */
+  readonly expectations: DatasetExpectation[];
+}
 
 const scheduleSchema = z.strictObject({
   name: z.string().regex(NAME_PATTERN, 'a name is 1 to 64 letters, digits, - or _'),
@@ -69,6 +106,15 @@ const scheduleSchema = z.strictObject({
  *   `schedules.json: schedule 'orders-nightly': expression: ...`
  */
 export function parseSchedules(value: unknown, source: string): BatchSchedule[] {
+  return parseDeclaration(value, source).schedules;
+}
+
+/**
+ * Validates a declaration, its datasets' expectations as well as its schedules.
+ * @throws InvalidSchedules naming the first bad dataset or schedule and field, e.g.
+ *   `schedules.json: dataset 'orders': arrival.expression: ...`
+ */
+export function parseDeclaration(value: unknown, source: string): Declaration {
   function fail(where: string, message: string): never {
     throw new InvalidSchedules(`${source}: ${where}${message}`);
   }
@@ -80,9 +126,29 @@ export function parseSchedules(value: unknown, source: string): BatchSchedule[] 
     const issue = declaration.error.issues[0] as z.core.$ZodIssue;
     fail(fieldOf(issue.path), issue.message);
   }
-  const { datasets, schedules: entries } = declaration.data;
+  const { datasets: declared, schedules: entries } = declaration.data;
+  const datasets = declared.map((dataset) =>
+    typeof dataset === 'string' ? dataset : dataset.name,
+  );
   const repeated = datasets.find((dataset, index) => datasets.indexOf(dataset) !== index);
   if (repeated !== undefined) fail('datasets: ', `'${repeated}' is listed twice`);
+  const expectations: DatasetExpectation[] = [];
+  for (const dataset of declared) {
+    if (typeof dataset === 'string' || (!dataset.arrival && !dataset.rows)) continue;
+    const { arrival } = dataset;
+    if (arrival) {
+      const label = `dataset '${dataset.name}': arrival.`;
+      const timeZoneError = checkTimeZone(arrival.timeZone);
+      if (timeZoneError) fail(label, `timeZone: ${timeZoneError}`);
+      const expressionError = checkExpression(arrival.expression, arrival.timeZone);
+      if (expressionError) fail(label, `expression: ${expressionError}`);
+    }
+    expectations.push({
+      dataset: dataset.name,
+      ...(arrival ? { arrival } : {}),
+      ...(dataset.rows ? { rows: dataset.rows } : {}),
+    });
+  }
 
   const schedules: BatchSchedule[] = [];
   const seen = new Map<string, number>();
@@ -118,7 +184,7 @@ export function parseSchedules(value: unknown, source: string): BatchSchedule[] 
     }
     schedules.push({ ...schedule, prefix });
   }
-  return schedules;
+  return { schedules, expectations };
 }
 
 /**
@@ -126,11 +192,20 @@ export function parseSchedules(value: unknown, source: string): BatchSchedule[] 
  * @throws InvalidSchedules
  */
 export function readSchedules(path: string): BatchSchedule[] {
+  return readDeclaration(path).schedules;
+}
+
+/**
+ * Reads and validates a declaration file; a file that does not exist declares nothing.
+ * @throws InvalidSchedules
+ */
+export function readDeclaration(path: string): Declaration {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { schedules: [], expectations: [] };
     throw new InvalidSchedules(`${path}: cannot read the schedules (${(error as Error).message})`);
   }
   let value: unknown;
@@ -139,7 +214,7 @@ export function readSchedules(path: string): BatchSchedule[] {
   } catch (error) {
     throw new InvalidSchedules(`${path}: not JSON (${(error as Error).message})`);
   }
-  return parseSchedules(value, path);
+  return parseDeclaration(value, path);
 }
 
 /**
@@ -168,7 +243,10 @@ export function nextRun(schedule: BatchSchedule, after: Date): Date {
 }
 
 /** The schedule's last run at or before `atOrBefore`; undefined when it has none since 1970. */
-export function previousRun(schedule: BatchSchedule, atOrBefore: Date): Date | undefined {
+export function previousRun(
+  schedule: Pick<BatchSchedule, 'expression' | 'timeZone'>,
+  atOrBefore: Date,
+): Date | undefined {
   const compiled = compile(schedule);
   if (compiled.kind === 'rate') {
     return new Date(Math.floor(atOrBefore.getTime() / compiled.periodMs) * compiled.periodMs);

@@ -49,6 +49,39 @@ export interface ServiceOptions {
   readonly onNotice?: (message: PublishedMessage) => void;
 }
 
+/**
+ * How often `sluice up` runs CheckExpectations, as Scheduler does every 15 minutes on AWS.
+ * `$SLUICE_EXPECTATIONS_INTERVAL_MS` changes it.
+ */
+const EXPECTATION_CHECK_MS = 60_000;
+
+/**
+ * Runs CheckExpectations now and then every interval, with the time as Scheduler passes it; one
+ * run at a time, and a failed one is logged and tried at the next.
+ */
+function checkExpectationsEvery(stack: LocalStack): { stop(): Promise<void> } {
+  const intervalMs = Number(process.env.SLUICE_EXPECTATIONS_INTERVAL_MS) || EXPECTATION_CHECK_MS;
+  let running: Promise<void> = Promise.resolve();
+  const check = () => {
+    running = running.then(() =>
+      stack.runtime.invoke('CheckExpectations', { time: new Date().toISOString() }).then(
+        () => undefined,
+        (error: Error) => {
+          process.stderr.write(`sluice: checking the expectations failed: ${error.message}\n`);
+        },
+      ),
+    );
+  };
+  check();
+  const timer = setInterval(check, intervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 /** Where the scheduler remembers each schedule's last run, under the data dir. */
 export const SCHEDULER_STATE = join('schedules', 'state.json');
 
@@ -100,10 +133,10 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
   const faults = new FaultLayer(rulesFile ? (await rules()).readFaultRules(rulesFile) : []);
   let faultsArmed = faults.rules.length > 0;
   // The declaration's validator and cron engine (zod, croner) load only when there is one.
-  const schedules =
+  const { schedules, expectations } =
     options.schedules === undefined
-      ? []
-      : (await import('#commons/schedules.ts')).readSchedules(options.schedules);
+      ? { schedules: [], expectations: [] }
+      : (await import('#commons/schedules.ts')).readDeclaration(options.schedules);
   try {
     const lock: DataDirLock = lockDataDir(dataDir);
     undo.push(() => lock.release());
@@ -139,6 +172,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
         retryIntervalMs: options.retryIntervalMs,
         faults,
         onNotice: (message) => options.onNotice?.(message),
+        expectations,
       });
     } catch (error) {
       routesFailed(error);
@@ -181,6 +215,8 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
           });
     undo.push(() => scheduler?.close());
     await scheduler?.start();
+    const checks = expectations.length === 0 ? undefined : checkExpectationsEvery(stack);
+    undo.push(() => checks?.stop());
 
     const ready = info;
     let closing: Promise<void> | undefined;
@@ -204,6 +240,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
             }
           };
           await step(() => scheduler?.close());
+          await step(() => checks?.stop());
           await step(() => router.close());
           await step(() => removeEndpointFile(dataDir));
           await step(() => stack.close());

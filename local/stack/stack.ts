@@ -7,6 +7,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AGGREGATES_PREFIX, INCOMING_PREFIX } from '#commons/constants.ts';
+import type { DatasetExpectation } from '#commons/expectations.ts';
 import { RunLedger } from '#commons/run-ledger.ts';
 import {
   arnSubstitution,
@@ -55,6 +56,11 @@ export interface LocalStackOptions {
   readonly faults?: FaultLayer;
   /** Called with each message published to the notice topic (`sluice up` logs it). */
   readonly onNotice?: (message: PublishedMessage) => void;
+  /**
+   * The datasets' declared expectations, which CheckExpectations checks.
+   * @default - none
+   */
+  readonly expectations?: readonly DatasetExpectation[];
 }
 
 /** Live progress of the pipeline while it drains. */
@@ -214,7 +220,11 @@ export class LocalStack {
           // Keeps function logs JSON-only; on AWS the functions run on a current Node LTS.
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         },
-        envFor: (fn) => environmentFor(fn, NAMES),
+        envFor: (fn) =>
+          environmentFor(fn, {
+            ...NAMES,
+            expectations: JSON.stringify(options.expectations ?? []),
+          }),
         functionName: (fn) => localFunctionName(fn.id),
         logDir,
         region: LOCAL_REGION,

@@ -112,13 +112,13 @@ describe('function roles', () => {
     expect(writes).toEqual((fn.objects?.write ?? []).map(objectsArn));
   });
 
-  it('lets only the batch planner read the ledger, on the table and its named index', () => {
+  it('lets only the batch planner and the expectation check read the ledger, on the table and its named index', () => {
     const readers = FUNCTIONS.filter((fn) =>
       byService(statementsOf(roleId(fn.id)), 'dynamodb').some((s) =>
         actionsOf(s).includes('dynamodb:Query'),
       ),
     );
-    expect(readers.map((fn) => fn.id)).toEqual(['PlanBatchItem']);
+    expect(readers.map((fn) => fn.id)).toEqual(['PlanBatchItem', 'CheckExpectations']);
     expect(byService(statementsOf(roleId('PlanBatchItem')), 'dynamodb')).toEqual([
       { Action: ['dynamodb:GetItem', 'dynamodb:Query'], Effect: 'Allow', Resource: tableArn() },
       {
@@ -163,7 +163,7 @@ describe('notices', () => {
       FUNCTIONS.filter((fn) => (fn.access as readonly string[]).includes('notices:publish')).map(
         (fn) => fn.id,
       ),
-    ).toEqual(['RecordOutcome', 'SummariseBatch']);
+    ).toEqual(['RecordOutcome', 'SummariseBatch', 'CheckExpectations']);
   });
 });
 
@@ -189,7 +189,8 @@ describe('versions and the live alias', () => {
         ([name]) => name.endsWith('FunctionArn'),
       ),
     );
-    expect(substituted.length).toBe(FUNCTIONS.length - 1);
+    // All but the queue's StartExecution and the scheduler's CheckExpectations.
+    expect(substituted.length).toBe(FUNCTIONS.length - 2);
     for (const [name, value] of substituted) {
       expect(value, name).toEqual(aliasRef(name.replace(/FunctionArn$/, '')));
     }

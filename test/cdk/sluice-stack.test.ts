@@ -167,6 +167,7 @@ describe('functions come from the registry', () => {
         streamName: 'stream',
         stateMachineArn: 'stateMachine',
         noticeTopicArn: 'noticeTopic',
+        expectations: 'expectations',
       });
       const references: Record<string, unknown> = {
         bucket: bucketRef(),
@@ -174,6 +175,8 @@ describe('functions come from the registry', () => {
         stream: { Ref: logicalIdOf(template, 'AWS::Kinesis::Stream', 'AggregatesStream') },
         stateMachine: { Ref: stateMachineId() },
         noticeTopic: { Ref: logicalIdOf(template, 'AWS::SNS::Topic', 'ObservabilityTopic') },
+        // The project's schedules.json declares no expectations.
+        expectations: '[]',
       };
       // WHEN the deployed function's variables are read
       const variables =

@@ -18,3 +18,5 @@ export const tableName = required(ENV.table);
 export const streamName = required(ENV.stream);
 export const stateMachineArn = required(ENV.stateMachine);
 export const noticeTopicArn = required(ENV.noticeTopic);
+/** The datasets' declared expectations, as JSON (`DatasetExpectation[]`). */
+export const expectationsJson = required(ENV.expectations);
