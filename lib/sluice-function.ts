@@ -102,6 +102,10 @@ export class SluiceFunction extends Construct {
       tracing: Tracing.ACTIVE,
       role: this.role,
       logGroup: this.logGroup,
+      // A deploy replaces the version `live` points at and deletes the one before, so that code
+      // storage (75 GB a region) does not grow with every deploy; going back is a deploy of the
+      // earlier commit. CDK's default keeps every version forever.
+      currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,

@@ -171,9 +171,10 @@ describe('versions and the live alias', () => {
   it.each(functionCases)('%s publishes a version and points its live alias at it', (id) => {
     const functionId = logicalIdOf(template, 'AWS::Lambda::Function', `${id}Function`);
     const versionId = logicalIdOf(template, 'AWS::Lambda::Version', `${id}FunctionCurrentVersion`);
-    expect(template.findResources('AWS::Lambda::Version')[versionId]?.Properties).toMatchObject({
-      FunctionName: { Ref: functionId },
-    });
+    const version = template.findResources('AWS::Lambda::Version')[versionId];
+    expect(version?.Properties).toMatchObject({ FunctionName: { Ref: functionId } });
+    // The version a deploy replaces is deleted, not kept forever.
+    expect([version?.DeletionPolicy, version?.UpdateReplacePolicy]).toEqual(['Delete', 'Delete']);
     const alias = template.findResources('AWS::Lambda::Alias')[aliasRef(id).Ref]?.Properties;
     expect(alias).toMatchObject({
       Name: LIVE_ALIAS,
