@@ -4,7 +4,9 @@ import type { ServerResponse } from 'node:http';
 /** The wire shape of an error: XML (S3, Query) or the JSON protocols' `__type`. */
 export type Protocol = 'xml' | 'json';
 
-const escapeXml = (text: string): string => text.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
+/** Text safe inside an XML element. */
+export const escapeXml = (text: string): string =>
+  text.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** An error in the shape AWS's SDKs parse: S3's XML, the JSON protocols' `__type`, or Query XML. */
 export function sendAwsError(

@@ -1,16 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { readJsonLines } from './json-lines.ts';
 
 interface Message {
   readonly messageId: string;
@@ -88,7 +80,7 @@ export class LocalQueue {
     mkdirSync(directory, { recursive: true });
     const path = join(directory, 'journal.jsonl');
     const pending = new Map<string, Message>();
-    for (const entry of readJournal(path)) {
+    for (const entry of readJsonLines<JournalEntry>(path)) {
       if (entry.op === 'send') pending.set(entry.message.messageId, { ...entry.message });
       else if (entry.op === 'dead') {
         pending.delete(entry.letter.messageId);
@@ -301,18 +293,4 @@ export class LocalQueue {
       awsRegion: this.options.queueArn.split(':')[3] ?? 'us-east-1',
     };
   }
-}
-
-function readJournal(path: string): JournalEntry[] {
-  if (!existsSync(path)) return [];
-  const entries: JournalEntry[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (line === '') continue;
-    try {
-      entries.push(JSON.parse(line) as JournalEntry);
-    } catch {
-      // The entry a crash cut short; what it would have said was never acknowledged.
-    }
-  }
-  return entries;
 }

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
-import { sendAwsError } from './aws-error.ts';
+import { escapeXml, sendAwsError } from './aws-error.ts';
 import { type LocalEndpoint, serveEmulator } from './endpoint.ts';
+import { readJsonLines } from './json-lines.ts';
 
 /** Where a data dir keeps the notice topic's messages. */
 export const MESSAGE_LOG = join('notices', 'messages.jsonl');
@@ -38,19 +39,8 @@ export class MessageLog {
 }
 
 /** The messages in a log file; a line a crash cut short is dropped. */
-export function readMessages(path: string): PublishedMessage[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .flatMap((line) => {
-      if (line === '') return [];
-      try {
-        return [JSON.parse(line) as PublishedMessage];
-      } catch {
-        return [];
-      }
-    });
-}
+export const readMessages = (path: string): PublishedMessage[] =>
+  readJsonLines<PublishedMessage>(path);
 
 class SnsError extends Error {
   constructor(
@@ -73,8 +63,6 @@ function attributesOf(form: URLSearchParams): Record<string, string> {
   }
   return attributes;
 }
-
-const escapeXml = (text: string): string => text.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * The part of SNS (Query protocol) that sluice uses: Publish to its one topic, plus ListTopics

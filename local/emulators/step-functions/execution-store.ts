@@ -1,6 +1,5 @@
 import {
   closeSync,
-  existsSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -10,6 +9,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonLines } from '../json-lines.ts';
 import type { HistoryEvent } from './history.ts';
 
 type Json = ReturnType<typeof JSON.parse>;
@@ -93,7 +93,7 @@ export class MemoryJournal implements ExecutionJournal {
  * Executions on disk, one folder per state machine: `<name>.json` (the record, replaced whole
  * on each change), `<name>.history.jsonl` and `<name>.tasks.jsonl` (appended per event and per
  * finished task). Appending keeps a kill -9 from losing more than the event being written,
- * which `readLines` then drops.
+ * which `readJsonLines` then drops.
  */
 export class ExecutionStore implements ExecutionJournal {
   /**
@@ -163,30 +163,15 @@ export class ExecutionStore implements ExecutionJournal {
   }
 
   history(record: ExecutionRecord): HistoryEvent[] {
-    return readLines(this.path(record, '.history.jsonl'));
+    return readJsonLines(this.path(record, '.history.jsonl'));
   }
 
   tasks(record: ExecutionRecord): TaskCheckpoint[] {
-    return readLines(this.path(record, '.tasks.jsonl'));
+    return readJsonLines(this.path(record, '.tasks.jsonl'));
   }
 
   private path(record: ExecutionRecord, extension: string): string {
     const machine = record.stateMachineArn.split(':').pop() ?? 'unknown';
     return join(this.directory, machine, `${record.name}${extension}`);
   }
-}
-
-function readLines<T>(path: string): T[] {
-  if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n');
-  const parsed: T[] = [];
-  for (const line of lines) {
-    if (line === '') continue;
-    try {
-      parsed.push(JSON.parse(line) as T);
-    } catch {
-      // The line a crash cut short; everything before it is whole.
-    }
-  }
-  return parsed;
 }
