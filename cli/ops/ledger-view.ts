@@ -211,13 +211,29 @@ const LISTED = [
   'versionTag',
 ];
 
+/** A CSV's row counts, as the console's summaries need them, without the rest of the summary. */
+export const ROW_COUNTS = ['summary.validation.rows', 'summary.validation.invalidRows'] as const;
+
 /**
  * Reads ledger items: one dataset's through the `byDatasetStatus` index, or else the whole table.
- * Outputs and summaries are left out.
+ * Outputs and summaries are left out, but for the attribute paths in `extra` (`a.b.c`).
  */
-export async function readLedger(target: OpsTarget, dataset?: string): Promise<LedgerRecord[]> {
-  const names = Object.fromEntries(LISTED.map((name, i) => [`#a${i}`, name]));
-  const projection = Object.keys(names).join(', ');
+export async function readLedger(
+  target: OpsTarget,
+  dataset?: string,
+  extra: readonly string[] = [],
+): Promise<LedgerRecord[]> {
+  const names: Record<string, string> = {};
+  const placeholder = (name: string) => {
+    const found = Object.entries(names).find(([, value]) => value === name)?.[0];
+    if (found) return found;
+    const next = `#a${Object.keys(names).length}`;
+    names[next] = name;
+    return next;
+  };
+  const projection = [...LISTED, ...extra]
+    .map((path) => path.split('.').map(placeholder).join('.'))
+    .join(', ');
   const items: LedgerRecord[] = [];
   let start: Record<string, unknown> | undefined;
   do {
@@ -274,6 +290,32 @@ async function mapLimited<T, R>(
   return results;
 }
 
+/** A version's row: its latest attempt as it stands. */
+export async function executionRowOf(
+  version: FileVersion,
+  executions: ExecutionLookup,
+): Promise<ExecutionRow> {
+  const latest = version.attempts.at(-1) as LedgerRecord;
+  const attempt = await resolveAttempt(latest, version.attempts.length - 1, executions);
+  return {
+    key: version.key,
+    dataset: version.dataset,
+    kind: version.kind,
+    status: attempt.status,
+    executionArn: attempt.executionArn,
+    startDate: attempt.startDate,
+    stopDate: attempt.stopDate,
+    error: attempt.error,
+    bucket: version.bucket,
+    versionTag: version.versionTag,
+    attempt: attempt.attempt,
+    attempts: version.attempts.length,
+    duplicates: version.duplicates.length,
+    size: version.size,
+    durationMs: attempt.durationMs,
+  };
+}
+
 /** The file versions of `sluice executions`, newest first. */
 export async function listFileVersions(
   target: OpsTarget,
@@ -281,27 +323,7 @@ export async function listFileVersions(
 ): Promise<ExecutionRow[]> {
   const versions = groupVersions(await readLedger(target, filters.dataset));
   const executions = new ExecutionLookup(target);
-  const rows = await mapLimited(versions, 8, async (version): Promise<ExecutionRow> => {
-    const latest = version.attempts.at(-1) as LedgerRecord;
-    const attempt = await resolveAttempt(latest, version.attempts.length - 1, executions);
-    return {
-      key: version.key,
-      dataset: version.dataset,
-      kind: version.kind,
-      status: attempt.status,
-      executionArn: attempt.executionArn,
-      startDate: attempt.startDate,
-      stopDate: attempt.stopDate,
-      error: attempt.error,
-      bucket: version.bucket,
-      versionTag: version.versionTag,
-      attempt: attempt.attempt,
-      attempts: version.attempts.length,
-      duplicates: version.duplicates.length,
-      size: version.size,
-      durationMs: attempt.durationMs,
-    };
-  });
+  const rows = await mapLimited(versions, 8, (version) => executionRowOf(version, executions));
   const since = filters.since?.getTime();
   return rows
     .filter((row) => !filters.statuses || filters.statuses.has(row.status))

@@ -138,6 +138,11 @@ export class LocalQueue {
     return this.options.maxReceiveCount;
   }
 
+  /** Messages not yet deleted or dead-lettered, oldest first, with how often each was received. */
+  get pending(): readonly Readonly<Message>[] {
+    return [...this.live.values()].sort((a, b) => a.sentAt - b.sentAt);
+  }
+
   get deadLetters(): readonly DeadLetter[] {
     return [...this.dead.values()].sort((a, b) => a.movedAt - b.movedAt);
   }

@@ -175,6 +175,7 @@ export class LocalStepFunctions {
   private readonly interrupted: ExecutionRecord[] = [];
   private suspended = false;
   private server?: LocalEndpoint;
+  private readonly watchers = new Set<(record: Readonly<ExecutionRecord>) => void>();
 
   constructor(options: LocalStepFunctionsOptions) {
     for (const { arn, definition } of options.stateMachines) {
@@ -189,6 +190,27 @@ export class LocalStepFunctions {
       for (const record of store.load(names)) {
         this.executions.set(record.executionArn, record);
         if (record.status === 'RUNNING') this.interrupted.push(record);
+      }
+    }
+  }
+
+  /**
+   * Calls `watcher` each time an execution starts, is redriven or closes, after the change is
+   * stored; what EventBridge's Step Functions status-change events tell on AWS.
+   * @returns a function that stops the calls
+   */
+  watch(watcher: (record: Readonly<ExecutionRecord>) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private save(record: ExecutionRecord): void {
+    this.store.save(record);
+    for (const watcher of this.watchers) {
+      try {
+        watcher(record);
+      } catch (error) {
+        console.error(`local Step Functions: a status watcher failed: ${error}`);
       }
     }
   }
@@ -248,8 +270,8 @@ export class LocalStepFunctions {
       input,
       redriveCount: 0,
     };
-    this.store.save(record);
     this.executions.set(executionArn, record);
+    this.save(record);
     this.launch(record, [], undefined);
     return { executionArn, startDate: seconds(record.startDate) };
   }
@@ -272,7 +294,7 @@ export class LocalStepFunctions {
     record.error = undefined;
     record.cause = undefined;
     record.output = undefined;
-    this.store.save(record);
+    this.save(record);
     this.launch(record, history, start, {
       type: 'ExecutionRedriven',
       timestamp: record.redriveDate,
@@ -345,7 +367,7 @@ export class LocalStepFunctions {
       record.stopDate = Date.now();
       record.error = request.error;
       record.cause = request.cause;
-      this.store.save(record);
+      this.save(record);
     }
     return { stopDate: seconds(Date.now()) };
   }
@@ -641,7 +663,7 @@ export class LocalStepFunctions {
         mapRun.status = record.status === 'ABORTED' ? 'ABORTED' : 'FAILED';
         mapRun.stopDate = record.stopDate;
       }
-      store.save(record);
+      this.save(record);
     })().finally(() => {
       this.runs.delete(record.executionArn);
       store.release(record);
