@@ -24,6 +24,7 @@ function parsePort(value: string): number {
 const USAGE_ERRORS = new Set([
   'DataDirInUse',
   'PortInUse',
+  'ConsolePortInUse',
   'InvalidFaultRules',
   'InvalidSchedules',
 ]);
@@ -33,6 +34,9 @@ interface UpOptions {
   readonly port: number;
   readonly faults?: string;
   readonly schedules?: string;
+  /** False for `--no-console`. */
+  readonly console?: boolean;
+  readonly consolePort?: number;
 }
 
 export function upCommand(): Command {
@@ -54,6 +58,12 @@ export function upCommand(): Command {
       'inject faults from this rules file (see below); GET/POST /_sluice/faults reads and replaces them',
     )
     .option(
+      '--console-port <port>',
+      "the console's port on 127.0.0.1 (default: --port + 1, or a free one with --port 0)",
+      parsePort,
+    )
+    .option('--no-console', 'serve no console page')
+    .option(
       '--schedules <file>',
       'fire the batch schedules declared in this file (default: $SLUICE_SCHEDULES, else schedules.json at the project root)',
     )
@@ -67,8 +77,12 @@ export function upCommand(): Command {
         'be anything: nothing is checked. The region is the one the resource ARNs are in: SDK v3 reads\n' +
         'AWS_REGION, the AWS CLI v1 and boto3 read AWS_DEFAULT_REGION.\n\n' +
         'It writes <data-dir>/endpoint.json (endpoint, bucket, table, stream, stateMachines, queues,\n' +
-        'pid, region, logDir) and removes it on stop; GET /_sluice/endpoint answers the same, and /_sluice/health\n' +
+        'pid, region, logDir, console) and removes it on stop; GET /_sluice/endpoint answers the same, and /_sluice/health\n' +
         "reports each service, like LocalStack's /_localstack/health.\n" +
+        '\nConsole: a web page on 127.0.0.1 (printed as `console: <url>`, --port + 1 by default) lists\n' +
+        "every file version live, with filters kept in the URL; a file's page shows its attempts, its\n" +
+        'states as a graph, its outputs inline and its logs; /triage groups the failures, and replays\n' +
+        'or redrives them after showing the dry-run plan. It loads nothing from off the machine.\n' +
         FAULTS_HELP +
         '\n' +
         'Schedules: each schedule of the declaration (see `sluice schedules --help`) starts the\n' +
@@ -101,13 +115,18 @@ export function upCommand(): Command {
           port: options.port,
           faults: options.faults,
           schedules: schedules.path,
+          consolePort: options.console === false ? null : options.consolePort,
           onNotice: (message) =>
             process.stderr.write(`sluice: notice: ${message.subject ?? message.message}\n`),
         });
       } catch (error) {
         if (error instanceof Error && USAGE_ERRORS.has(error.name)) {
           const hint =
-            error.name === 'PortInUse' ? '; pick another with --port (0 picks a free one)' : '';
+            error.name === 'PortInUse'
+              ? '; pick another with --port (0 picks a free one)'
+              : error.name === 'ConsolePortInUse'
+                ? '; pick another with --console-port, or --no-console'
+                : '';
           process.stderr.write(`sluice: ${error.message}${hint}\n`);
           process.exitCode = EXIT_USAGE;
           return;
@@ -127,6 +146,7 @@ export function upCommand(): Command {
         ...Object.entries(info.stateMachines).map(([name, arn]) => `state machine ${name}: ${arn}`),
         `logs: ${info.logDir}`,
         `notice topic: ${info.noticeTopic} (sluice alerts lists what it got)`,
+        ...(info.console ? [`console: ${info.console}`] : []),
         ...service.schedules.map(
           (schedule) =>
             `schedule ${schedule.name}: ${schedule.expression} ${schedule.timeZone}, next ${shortTime(nextRun(schedule, new Date()).toISOString())}`,

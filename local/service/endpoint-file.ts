@@ -35,6 +35,8 @@ export interface EndpointInfo {
   readonly queues: { readonly uploads: string; readonly deadLetters: string };
   /** The SNS topic that failed files and batches over tolerance publish their notices to. */
   readonly noticeTopic?: string;
+  /** The console's page, `http://127.0.0.1:<port>/`; absent when started without one. */
+  readonly console?: string;
   /** The process that serves the endpoint; the file is stale once it has exited. */
   readonly pid: number;
   /** Where each function's log goes (`<logDir>/<function id>.log`). */

@@ -47,6 +47,11 @@ export interface ServiceOptions {
   readonly schedules?: string;
   /** Called with each message the functions publish to the notice topic. */
   readonly onNotice?: (message: PublishedMessage) => void;
+  /**
+   * The console's port on 127.0.0.1 (0 picks a free one), or null for no console.
+   * @default - the endpoint's port + 1, or a free one when that is 0
+   */
+  readonly consolePort?: number | null;
 }
 
 /**
@@ -181,6 +186,16 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
     undo.push(() => stack.close());
     routesReady(routesOf(stack));
 
+    const consolePort =
+      options.consolePort === undefined
+        ? options.port === 0
+          ? 0
+          : router.port + 1
+        : options.consolePort;
+    const consoleServer =
+      consolePort === null ? undefined : await startLocalConsole(stack, consolePort);
+    undo.push(() => consoleServer?.close());
+
     info = {
       endpoint: router.endpoint,
       region: LOCAL_REGION,
@@ -196,6 +211,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
         deadLetters: localQueueUrl(router.endpoint, stack.names.deadLetterQueueName),
       },
       noticeTopic: stack.names.noticeTopicArn,
+      ...(consoleServer ? { console: consoleServer.url } : {}),
       pid: process.pid,
       logDir: stack.logDir,
       dataDir,
@@ -241,6 +257,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
           };
           await step(() => scheduler?.close());
           await step(() => checks?.stop());
+          await step(() => consoleServer?.close());
           await step(() => router.close());
           await step(() => removeEndpointFile(dataDir));
           await step(() => stack.close());
@@ -265,6 +282,16 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
     }
     throw error;
   }
+}
+
+/** The console over the stack's own clients; its modules load only when one is asked for. */
+async function startLocalConsole(stack: LocalStack, port: number) {
+  const [{ startConsole }, { localFeed }, { targetFromLocalStack }] = await Promise.all([
+    import('../../console/server/console-server.ts'),
+    import('../../console/server/local-feed.ts'),
+    import('../../cli/ops/target.ts'),
+  ]);
+  return startConsole({ port, target: targetFromLocalStack(stack), feed: localFeed(stack) });
 }
 
 /**

@@ -1,0 +1,49 @@
+import type { UploadPath } from './api.ts';
+import { Section } from './components.tsx';
+import { time } from './format.ts';
+
+/** Events that have not become an execution: the part the Step Functions console cannot show. */
+export function UploadPathView({ path }: { readonly path: UploadPath | null }) {
+  if (!path) return null;
+  return (
+    <Section title="Before an execution">
+      <p class="muted">
+        {path.waiting.length} upload event(s) waiting in the queue, {path.deadLetters.length} in its
+        dead-letter queue.
+      </p>
+      {path.waiting.length + path.deadLetters.length > 0 && (
+        <table class="path">
+          <thead>
+            <tr>
+              <th>where</th>
+              <th>key</th>
+              <th>sent</th>
+              <th>receives</th>
+              <th>reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {path.deadLetters.map((event) => (
+              <tr key={event.messageId} data-dead-letter={event.key ?? ''}>
+                <td>dead-letter queue</td>
+                <td>{event.key ?? '(not an S3 event)'}</td>
+                <td>{time(event.sentAt)}</td>
+                <td>{event.receiveCount}</td>
+                <td class="error">{event.error}</td>
+              </tr>
+            ))}
+            {path.waiting.map((event) => (
+              <tr key={event.messageId}>
+                <td>queue</td>
+                <td>{event.key ?? '(not an S3 event)'}</td>
+                <td>{time(event.sentAt)}</td>
+                <td>{event.receiveCount}</td>
+                <td>{event.receiveCount > 0 ? 'the start function failed; retried' : 'waiting'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Section>
+  );
+}
