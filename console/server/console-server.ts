@@ -154,11 +154,12 @@ function filtersOf(query: URLSearchParams): FileFilters {
  */
 export async function startConsole(options: ConsoleOptions): Promise<ConsoleServer> {
   const { target, feed } = options;
-  const assets = await buildAssets();
+  // The ledger is read while the page is bundled: the first page waits for both.
   const index = new FileIndex(target);
   void index.load().catch((error: Error) => {
     process.stderr.write(`sluice console: reading the ledger failed: ${error.message}\n`);
   });
+  const assets = await buildAssets();
   const html = readFileSync(join(PROJECT_ROOT, 'console', 'web', 'index.html'));
   const listeners = new Set<ServerResponse>();
   const runs = new AbortController();

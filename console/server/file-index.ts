@@ -53,6 +53,14 @@ export interface FilePage {
 
 const FINAL = new Set(['SUCCEEDED', 'QUARANTINED', 'FAILED', 'ABORTED', 'TIMED_OUT']);
 
+/** Newest start first, then by key: ISO times and keys compare as plain strings. */
+function newestFirst(a: FileRow, b: FileRow): number {
+  const [x, y] = [a.startDate ?? '', b.startDate ?? ''];
+  if (x !== y) return x < y ? 1 : -1;
+  if (a.key !== b.key) return a.key < b.key ? -1 : 1;
+  return b.attempt - a.attempt;
+}
+
 const versionId = (row: Pick<FileRow, 'bucket' | 'key' | 'versionTag'>) =>
   `${row.bucket}\0${row.key}\0${row.versionTag}`;
 
@@ -69,6 +77,8 @@ function rowCounts(item: LedgerRecord): { rows: number | null; invalidRows: numb
  */
 export class FileIndex {
   private readonly rows = new Map<string, FileRow>();
+  /** The rows newest first, sorted once per change rather than once per page. */
+  private sorted: FileRow[] | undefined;
   private readonly ledger: RunLedger;
   private loading: Promise<void> | undefined;
 
@@ -76,12 +86,17 @@ export class FileIndex {
     this.ledger = new RunLedger(target.dynamodb, target.names.table);
   }
 
-  /** Reads the whole ledger, once; every query waits for it. */
+  /** Reads the whole ledger, once (again after a failure); every query waits for it. */
   load(): Promise<void> {
     this.loading ??= (async () => {
       const items = await readLedger(this.target, undefined, ROW_COUNTS);
       for (const row of await this.rowsOf(items)) this.rows.set(versionId(row), row);
-    })();
+      this.sorted = undefined;
+    })().catch((error) => {
+      // The next query reads it again (a throttled emulator, say).
+      this.loading = undefined;
+      throw error;
+    });
     return this.loading;
   }
 
@@ -90,6 +105,7 @@ export class FileIndex {
     await this.load();
     const rows = await this.rowsOf(await this.ledger.history(bucket, key));
     for (const row of rows) this.rows.set(versionId(row), row);
+    this.sorted = undefined;
     return rows;
   }
 
@@ -145,6 +161,7 @@ export class FileIndex {
           invalidRows: null,
         };
     this.rows.set(versionId(row), row);
+    this.sorted = undefined;
     return row;
   }
 
@@ -164,7 +181,8 @@ export class FileIndex {
         (until === undefined || at < until)
       );
     };
-    const all = [...this.rows.values()];
+    this.sorted ??= [...this.rows.values()].sort(newestFirst);
+    const all = this.sorted;
     const counts: Record<string, number> = {};
     const datasets = new Map<string, { files: number; succeeded: number; done: number } & Rows>();
     const errorNames = new Set<string>();
@@ -191,12 +209,6 @@ export class FileIndex {
       }
       if (passes(row)) matching.push(row);
     }
-    matching.sort(
-      (a, b) =>
-        (b.startDate ?? '').localeCompare(a.startDate ?? '') ||
-        a.key.localeCompare(b.key) ||
-        b.attempt - a.attempt,
-    );
     return {
       rows: matching.slice(offset, offset + limit),
       total: matching.length,
