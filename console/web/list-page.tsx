@@ -15,6 +15,15 @@ const RANGES: readonly [string, number | null][] = [
 ];
 const PAGE = 100;
 
+/** An ISO time as a datetime-local input shows it: the browser's local time, to the minute. */
+function localInput(iso: string | undefined): string {
+  const ms = iso ? Date.parse(iso) : Number.NaN;
+  if (Number.isNaN(ms)) return '';
+  return new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+const isoOf = (local: string) => (local ? new Date(local).toISOString() : undefined);
+
 type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
 
 function readFilters(): Filters {
@@ -62,8 +71,9 @@ export function ListPage() {
   const reload = useDebounced(load, 150);
   const live = useLive({ files: reload, path: setPath });
 
+  // A filter that is cleared is left out: URLSearchParams would send it as "undefined".
   const set = (name: keyof Filters, value: string | undefined) =>
-    setFilters((current) => ({ ...current, [name]: value || undefined }));
+    setFilters(({ [name]: _cleared, ...rest }) => (value ? { ...rest, [name]: value } : rest));
   const statuses = new Set((filters.status ?? '').split(',').filter(Boolean));
   const toggle = (status: string) => {
     const next = new Set(statuses);
@@ -143,12 +153,24 @@ export function ListPage() {
               {label}
             </button>
           ))}
-          {(filters.since || filters.until) && (
-            <span class="muted">
-              {' '}
-              {time(filters.since)} – {filters.until ? time(filters.until) : 'now'}
-            </span>
-          )}
+          <label>
+            from{' '}
+            <input
+              type="datetime-local"
+              name="since"
+              value={localInput(filters.since)}
+              onInput={(e) => set('since', isoOf(e.currentTarget.value))}
+            />
+          </label>
+          <label>
+            to{' '}
+            <input
+              type="datetime-local"
+              name="until"
+              value={localInput(filters.until)}
+              onInput={(e) => set('until', isoOf(e.currentTarget.value))}
+            />
+          </label>
         </span>
       </div>
       {error && <p class="error">{error}</p>}

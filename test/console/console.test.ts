@@ -172,6 +172,12 @@ describe('the console in Chromium', () => {
     expect(new URL(page.url()).searchParams.get('status')).toBe('QUARANTINED');
     await page.reload();
     await expect.poll(() => page.locator('tr[data-key]').count()).toBe(2);
+
+    await page.fill('input[name="since"]', '2999-01-01T00:00');
+    await expect.poll(() => page.locator('tr[data-key]').count()).toBe(0);
+    expect(new URL(page.url()).searchParams.get('since')).toMatch(/^2999-01-01T/);
+    await page.click('.range button:text-is("all")');
+    await expect.poll(() => page.locator('tr[data-key]').count()).toBe(2);
   });
 
   it('shows a file uploaded after the page opened, through to its final status, without a reload', async () => {
