@@ -19,12 +19,16 @@ export interface FailureGroup {
  * the report is at validated/a/b/report.json` and `1 of 9 rows …` are one pattern.
  */
 export function messagePattern(message: string): string {
-  return message
-    .replace(/"[^"]*"|'[^']*'/g, '"…"')
-    .replace(/\b[\w.-]+(?:\/[\w.-]+)+\/?/g, '<key>')
-    .replace(/\b\d+(?:\.\d+)?\b/g, 'N')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return (
+    message
+      .replace(/"[^"]*"|'[^']*'/g, '"…"')
+      // The bucket's own keys may hold spaces: they run to the next punctuation.
+      .replace(/\b(?:incoming|validated|variants|quarantine|schemas|batches)\/[^;,"]*/g, '<key>')
+      .replace(/\b[\w.-]+(?:\/[\w.-]+)+\/?/g, '<key>')
+      .replace(/\b\d+(?:\.\d+)?\b/g, 'N')
+      .replace(/\s+/g, ' ')
+      .trim()
+  );
 }
 
 /** Groups failed and quarantined versions by error name and message pattern, largest first. */

@@ -27,6 +27,11 @@ describe('failure groups', () => {
     expect(
       messagePattern('5 of 32 rows are invalid; the report is at validated/a/b/report.json'),
     ).toBe('N of N rows are invalid; the report is at <key>');
+    expect(
+      messagePattern(
+        '1 of 2 rows are invalid; the report is at validated/o/Weird Name (2)/report.json',
+      ),
+    ).toBe('N of N rows are invalid; the report is at <key>');
     expect(messagePattern('Type error in the cell "x y" in row 7')).toBe(
       'Type error in the cell "…" in row N',
     );
