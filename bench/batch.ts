@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { BatchSummary } from '#commons/batch.ts';
+import { sluiceUp } from './sluice-up.ts';
 import { writeSmallFiles } from './small-files.ts';
 
 // The SDK warns at its first client on Node 20 about its 2027 releases, as the CLI's does not.
@@ -49,24 +50,6 @@ function sluice(args: readonly string[]): Promise<string> {
   );
 }
 
-/** Starts `sluice up` and resolves once it printed `ready`. */
-async function up(dataDir: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['cli/sluice.js', 'up', '--data-dir', dataDir, '--port', '0'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  await new Promise<void>((ready, fail) => {
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-      if (/^ready$/m.test(out)) ready();
-    });
-    child.on('exit', (code) => fail(new Error(`sluice up exited ${code}`)));
-  });
-  return child;
-}
-
 /** Resident MB of a process now, from /proc. */
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -79,7 +62,7 @@ try {
   const files = join(work, 'files');
   const dataDir = join(work, 'data');
   await writeSmallFiles(files, count, { invalidCsvShare: 0.02 });
-  service = await up(dataDir);
+  service = (await sluiceUp(dataDir)).child;
   const info = JSON.parse(readFileSync(join(dataDir, 'endpoint.json'), 'utf8'));
   const client = {
     endpoint: info.endpoint,

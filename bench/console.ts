@@ -8,7 +8,7 @@
 // beside the reference, `sluice executions --limit 100 -o json` on the same data dir (the CLI's
 // own listing of the same ledger), as a ratio. It also reports the console's added RSS: the
 // service's process tree with the console, after both pages, against `--no-console`.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { chromium } from 'playwright-core';
 import { attemptSortKey, ledgerKey } from '#commons/outcome.ts';
 import { ExecutionStore } from '#local/emulators/step-functions/execution-store.ts';
 import { LocalStack } from '#local/stack/stack.ts';
+import { sluiceUp } from './sluice-up.ts';
 
 const { values } = parseArgs({
   options: {
@@ -54,18 +55,10 @@ function treeRssMb(pid: number): number {
   return kb / 1024;
 }
 
-async function up(...args: string[]): Promise<{ child: ChildProcess; out: string }> {
-  const child = spawn(process.execPath, [CLI, 'up', '--port', '0', '--data-dir', dataDir, ...args]);
-  let out = '';
-  await new Promise<void>((ready, fail) => {
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-      if (/^ready$/m.test(out)) ready();
-    });
-    child.on('exit', (code) => fail(new Error(`sluice up exited ${code}`)));
-  });
-  return { child, out };
-}
+const up = async (...args: string[]) => {
+  const { child, stdout } = await sluiceUp(dataDir, ...args);
+  return { child, out: stdout };
+};
 
 async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -163,10 +156,13 @@ try {
   }
   await stop(bare.child);
 
-  const service = await up();
-  const consoleUrl = /^console: (\S+)$/m.exec(service.out)?.[1] ?? '';
+  // The browser is open before the service starts, as a user's is: its start-up would
+  // otherwise compete for the two cores with the service's first read of the ledger.
   const browser = await chromium.launch({ executablePath: CHROMIUM });
   const page = await browser.newPage();
+  await page.goto('about:blank');
+  const service = await up();
+  const consoleUrl = /^console: (\S+)$/m.exec(service.out)?.[1] ?? '';
   const time = async (url: string, selector: string) => {
     const started = performance.now();
     await page.goto(url);
@@ -197,7 +193,7 @@ try {
     `data dir: ${total?.replace(/^Files \((\d+)\)$/, '$1')} file versions; ${rendered} rows on the first page`,
   );
   console.log(
-    `first list page, cold (reads the ledger):  ${cold.toFixed(0)} ms  ${cold < TARGET_MS ? 'MET' : 'MISSED'} (< ${TARGET_MS} ms)`,
+    `first list page, right after ready:        ${cold.toFixed(0)} ms  ${cold < TARGET_MS ? 'MET' : 'MISSED'} (< ${TARGET_MS} ms)`,
   );
   console.log(
     `first list page, warm (median of 3):      ${median(warm).toFixed(0)} ms  ${median(warm) < TARGET_MS ? 'MET' : 'MISSED'} (< ${TARGET_MS} ms)`,
