@@ -100,6 +100,11 @@ async function buildAssets(): Promise<string> {
   );
 }
 
+/** A replay or redrive runs on after its request answered: what fails is logged. */
+const logFailure = (what: string) => (error: Error) => {
+  process.stderr.write(`sluice console: the ${what} failed: ${error.message}\n`);
+};
+
 function send(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   response.end(JSON.stringify(body));
@@ -264,7 +269,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
         const keys = strings(body.keys, 'keys');
         const plan = (await Promise.all(keys.map((key) => planReplay(target, key)))).flat();
         if (body.confirm === true) {
-          void runReplay(target, plan, runs.signal).catch(() => {});
+          void runReplay(target, plan, runs.signal).catch(logFailure('replay'));
         }
         return send(response, 200, {
           confirmed: body.confirm === true,
@@ -277,7 +282,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
         const executionArns = strings(body.executionArns, 'executionArns');
         const plan = await planRedrive(target, { executionArns });
         if (body.confirm === true) {
-          void runRedrive(target, plan, runs.signal).catch(() => {});
+          void runRedrive(target, plan, runs.signal).catch(logFailure('redrive'));
         }
         return send(response, 200, {
           confirmed: body.confirm === true,
