@@ -197,6 +197,18 @@ export const FUNCTIONS = [
     concurrency: 1,
     access: ['table:read', 'table:write', 'notices:publish', 'expectations:read'],
   },
+  {
+    id: 'HttpApi',
+    entry: 'functions/http-api.ts',
+    description:
+      "Answers the HTTP API: presigned uploads under incoming/, and files' statuses from the ledger",
+    memorySize: 256,
+    timeoutSeconds: 10,
+    concurrency: 4,
+    access: ['table:read'],
+    // A presigned POST carries the signer's own rights: it may put under incoming/, nothing else.
+    objects: { readIfPresent: [SCHEMAS_PREFIX], write: [INCOMING_PREFIX] },
+  },
 ] as const satisfies readonly FunctionDefinition[];
 
 export type FunctionId = (typeof FUNCTIONS)[number]['id'];

@@ -25,6 +25,7 @@ const USAGE_ERRORS = new Set([
   'DataDirInUse',
   'PortInUse',
   'ConsolePortInUse',
+  'ApiPortInUse',
   'InvalidFaultRules',
   'InvalidSchedules',
 ]);
@@ -37,6 +38,10 @@ interface UpOptions {
   /** False for `--no-console`. */
   readonly console?: boolean;
   readonly consolePort?: number;
+  /** False for `--no-api`. */
+  readonly api?: boolean;
+  readonly apiPort?: number;
+  readonly apiToken?: string;
 }
 
 export function upCommand(): Command {
@@ -64,6 +69,16 @@ export function upCommand(): Command {
     )
     .option('--no-console', 'serve no console page')
     .option(
+      '--api-port <port>',
+      "the HTTP API's port on 127.0.0.1 (default: --port + 2, or a free one with --port 0)",
+      parsePort,
+    )
+    .option(
+      '--api-token <token>',
+      'the bearer token the HTTP API takes (default: a random one, printed and written to endpoint.json)',
+    )
+    .option('--no-api', 'serve no HTTP API')
+    .option(
       '--schedules <file>',
       'fire the batch schedules declared in this file (default: $SLUICE_SCHEDULES, else schedules.json at the project root)',
     )
@@ -77,12 +92,20 @@ export function upCommand(): Command {
         'be anything: nothing is checked. The region is the one the resource ARNs are in: SDK v3 reads\n' +
         'AWS_REGION, the AWS CLI v1 and boto3 read AWS_DEFAULT_REGION.\n\n' +
         'It writes <data-dir>/endpoint.json (endpoint, bucket, table, stream, stateMachines, queues,\n' +
-        'pid, region, logDir, console) and removes it on stop; GET /_sluice/endpoint answers the same, and /_sluice/health\n' +
+        'pid, region, logDir, console, api, apiToken) and removes it on stop; GET /_sluice/endpoint answers the same, and /_sluice/health\n' +
         "reports each service, like LocalStack's /_localstack/health.\n" +
         '\nConsole: a web page on 127.0.0.1 (printed as `console: <url>`, --port + 1 by default) lists\n' +
         "every file version live, with filters kept in the URL; a file's page shows its attempts, its\n" +
         'states as a graph, its outputs inline and its logs; /triage groups the failures, and replays\n' +
         'or redrives them after showing the dry-run plan. It loads nothing from off the machine.\n' +
+        '\nHTTP API: the API that API Gateway serves on AWS, on 127.0.0.1 (printed as `api: <url>`,\n' +
+        '--port + 2 by default), with the same function behind it. Every route takes\n' +
+        '`Authorization: Bearer <token>` (printed as `api token: ...`):\n\n' +
+        '  POST /uploads                      {dataset, filename, bytes, contentType?} -> a presigned S3 POST\n' +
+        "  GET  /files/<key>                  a file's status, outputs, error and attempts\n" +
+        '  GET  /datasets/<d>/files           ?status=&since=&limit=&nextToken=, a page at a time\n' +
+        '  GET  /openapi.json                 the OpenAPI 3.1 document\n\n' +
+        '  curl -F <each field> -F file=@<path> <url> uploads with the fields POST /uploads returned.\n' +
         FAULTS_HELP +
         '\n' +
         'Schedules: each schedule of the declaration (see `sluice schedules --help`) starts the\n' +
@@ -95,7 +118,7 @@ export function upCommand(): Command {
         'stderr and kept there as lastError.\n\n' +
         'Exit codes: 0 stopped cleanly on Ctrl-C or SIGTERM;\n' +
         '            1 the stack broke, or did not stop in time;\n' +
-        '            2 usage errors: the port is in use, another sluice holds the data dir, or the\n' +
+        '            2 usage errors: a port is in use, another sluice holds the data dir, or the\n' +
         '              --faults or --schedules file is bad.',
     )
     .action(async (options: UpOptions) => {
@@ -116,6 +139,8 @@ export function upCommand(): Command {
           faults: options.faults,
           schedules: schedules.path,
           consolePort: options.console === false ? null : options.consolePort,
+          apiPort: options.api === false ? null : options.apiPort,
+          apiToken: options.apiToken,
           onNotice: (message) =>
             process.stderr.write(`sluice: notice: ${message.subject ?? message.message}\n`),
         });
@@ -126,7 +151,9 @@ export function upCommand(): Command {
               ? '; pick another with --port (0 picks a free one)'
               : error.name === 'ConsolePortInUse'
                 ? '; pick another with --console-port, or --no-console'
-                : '';
+                : error.name === 'ApiPortInUse'
+                  ? '; pick another with --api-port, or --no-api'
+                  : '';
           process.stderr.write(`sluice: ${error.message}${hint}\n`);
           process.exitCode = EXIT_USAGE;
           return;
@@ -147,6 +174,7 @@ export function upCommand(): Command {
         `logs: ${info.logDir}`,
         `notice topic: ${info.noticeTopic} (sluice alerts lists what it got)`,
         ...(info.console ? [`console: ${info.console}`] : []),
+        ...(info.api ? [`api: ${info.api}`, `api token: ${info.apiToken}`] : []),
         ...service.schedules.map(
           (schedule) =>
             `schedule ${schedule.name}: ${schedule.expression} ${schedule.timeZone}, next ${shortTime(nextRun(schedule, new Date()).toISOString())}`,

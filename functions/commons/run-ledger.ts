@@ -1,4 +1,5 @@
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { LEDGER } from './constants.ts';
 import type { LedgerItem } from './outcome.ts';
 import { ledgerKey } from './outcome.ts';
 import type { FileRef } from './types.ts';
@@ -70,5 +71,50 @@ export class RunLedger {
       start = page.LastEvaluatedKey;
     } while (start);
     return items.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+  }
+
+  /**
+   * One page of a dataset's files from the `byDatasetStatus` index: by status, newest first. Only
+   * final items are in the index (its sort key is written with the outcome), so `since` is when
+   * a file reached its status: a key condition with a status, a filter without.
+   */
+  async datasetPage(
+    dataset: string,
+    options: {
+      readonly status?: string;
+      readonly since?: string;
+      readonly limit: number;
+      readonly startKey?: Record<string, unknown>;
+    },
+  ): Promise<{ items: LedgerItem[]; lastKey?: Record<string, unknown> }> {
+    const { status, since, limit, startKey } = options;
+    const names: Record<string, string> = { '#dataset': LEDGER.statusIndexPartitionKey };
+    const values: Record<string, unknown> = { ':dataset': dataset };
+    let condition = '#dataset = :dataset';
+    let filter: string | undefined;
+    if (status) {
+      names['#statusAt'] = LEDGER.statusIndexSortKey;
+      values[':from'] = `${status}#${since ?? ''}`;
+      // '~' sorts after every character of an ISO time, so this closes the status's range.
+      values[':to'] = `${status}#~`;
+      condition += ' AND #statusAt BETWEEN :from AND :to';
+    } else if (since) {
+      values[':since'] = since;
+      filter = 'finishedAt >= :since';
+    }
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: LEDGER.statusIndex,
+        KeyConditionExpression: condition,
+        FilterExpression: filter,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    return { items: (page.Items ?? []) as LedgerItem[], lastKey: page.LastEvaluatedKey };
   }
 }

@@ -37,6 +37,10 @@ export interface EndpointInfo {
   readonly noticeTopic?: string;
   /** The console's page, `http://127.0.0.1:<port>/`; absent when started without one. */
   readonly console?: string;
+  /** The HTTP API's URL, `http://127.0.0.1:<port>` (routes hang off it); absent without one. */
+  readonly api?: string;
+  /** The bearer token the HTTP API takes: `--api-token`, or one generated at start. */
+  readonly apiToken?: string;
   /** The process that serves the endpoint; the file is stale once it has exited. */
   readonly pid: number;
   /** Where each function's log goes (`<logDir>/<function id>.log`). */

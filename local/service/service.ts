@@ -7,6 +7,7 @@ import { LOCAL_REGION } from '../emulators/endpoint.ts';
 import type { PublishedMessage } from '../emulators/sns.ts';
 import { localQueueUrl } from '../emulators/sqs-api.ts';
 import { FaultLayer } from '../faults/fault-layer.ts';
+import { generateApiToken, startHttpApiGateway } from '../gateway/http-api-gateway.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { LocalStack } from '../stack/stack.ts';
 import { type EdgeRouter, type ServiceRoutes, startEdgeRouter } from './edge-router.ts';
@@ -52,6 +53,16 @@ export interface ServiceOptions {
    * @default - the endpoint's port + 1, or a free one when that is 0
    */
   readonly consolePort?: number | null;
+  /**
+   * The HTTP API's port on 127.0.0.1 (0 picks a free one), or null for no API.
+   * @default - the endpoint's port + 2, or a free one when that is 0
+   */
+  readonly apiPort?: number | null;
+  /**
+   * The bearer token the HTTP API takes.
+   * @default - a random one, written to endpoint.json as `apiToken`
+   */
+  readonly apiToken?: string;
 }
 
 /**
@@ -196,6 +207,19 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
       consolePort === null ? undefined : await startLocalConsole(stack, consolePort);
     undo.push(() => consoleServer?.close());
 
+    const apiPort =
+      options.apiPort === undefined ? (options.port === 0 ? 0 : router.port + 2) : options.apiPort;
+    const apiToken = options.apiToken ?? generateApiToken();
+    const api =
+      apiPort === null
+        ? undefined
+        : await startHttpApiGateway({
+            port: apiPort,
+            token: apiToken,
+            invoke: (event) => stack.runtime.invoke('HttpApi', event),
+          });
+    undo.push(() => api?.close());
+
     info = {
       endpoint: router.endpoint,
       region: LOCAL_REGION,
@@ -212,6 +236,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
       },
       noticeTopic: stack.names.noticeTopicArn,
       ...(consoleServer ? { console: consoleServer.url } : {}),
+      ...(api ? { api: api.url, apiToken } : {}),
       pid: process.pid,
       logDir: stack.logDir,
       dataDir,
@@ -258,6 +283,7 @@ export async function startService(options: ServiceOptions): Promise<SluiceServi
           await step(() => scheduler?.close());
           await step(() => checks?.stop());
           await step(() => consoleServer?.close());
+          await step(() => api?.close());
           await step(() => router.close());
           await step(() => removeEndpointFile(dataDir));
           await step(() => stack.close());
