@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningUp, startSluiceUp } from '../e2e/sluice-up.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'cli/sluice.js');
 /** Debian's chromium, which .ci/run installs when it is missing; playwright's download is not. */
 const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
 /** Screenshots of the list, a file's page and the triage view, for a person to look at. */
@@ -28,8 +26,7 @@ const schema = (minimum: number) =>
 const GOOD_CSV = 'id,amount\n1,10.5\n2,3\n';
 const BAD_CSV = 'id,amount\n1,10.5\n2,-4\n3,7\n';
 
-let up: ChildProcess;
-let dataDir: string;
+let up: RunningUp;
 let consoleUrl: string;
 let s3: S3Client;
 let browser: Browser;
@@ -64,31 +61,10 @@ async function settled(keys: readonly string[]): Promise<void> {
 const statusOf = (key: string) => page.locator(`tr[data-key="${key}"] .status`).first();
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'sluice-console-'));
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')),
-  );
-  up = spawn(process.execPath, [CLI, 'up', '--port', '0', '--data-dir', dataDir], {
-    cwd: ROOT,
-    env,
-  });
-  let stdout = '';
-  up.stdout?.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  await new Promise<void>((resolve, reject) => {
-    up.once('exit', (code) => reject(new Error(`sluice up exited ${code}`)));
-    const check = setInterval(() => {
-      if (/^ready$/m.test(stdout)) {
-        clearInterval(check);
-        resolve();
-      }
-    }, 100);
-  });
-  consoleUrl = /^console: (\S+)$/m.exec(stdout)?.[1] ?? '';
-  const endpoint = /^endpoint: (\S+)$/m.exec(stdout)?.[1] ?? '';
+  up = await startSluiceUp();
+  consoleUrl = up.line('console');
   s3 = new S3Client({
-    endpoint,
+    endpoint: up.line('endpoint'),
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
@@ -114,18 +90,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   s3?.destroy();
-  if (up && up.exitCode === null) {
-    const exited = new Promise((resolve) => up.once('exit', resolve));
-    up.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(dataDir, { recursive: true, force: true });
+  await up?.stop();
 });
 
 describe('sluice up serves the console', () => {
   it('prints its URL and writes it to endpoint.json as console', () => {
     expect(consoleUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    const info = JSON.parse(readFileSync(join(dataDir, 'endpoint.json'), 'utf8'));
+    const info = JSON.parse(readFileSync(join(up.dataDir, 'endpoint.json'), 'utf8'));
     expect(info.console).toBe(consoleUrl);
     expect(existsSync(CHROMIUM)).toBe(true);
   });
