@@ -3,6 +3,7 @@ import {
   Alarm,
   ComparisonOperator,
   type IMetric,
+  MathExpression,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -18,7 +19,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { FunctionDefinition } from '../functions/registry.ts';
 import { SCHEDULE_MAX_EVENT_AGE, SCHEDULE_RETRY_ATTEMPTS } from './batch-schedules.ts';
-import { SluiceDashboard } from './sluice-dashboard.ts';
+import { inputErrorsOf, SluiceDashboard } from './sluice-dashboard.ts';
 
 /** Every alarm judges one period of this length, the finest that Step Functions and SQS share. */
 export const ALARM_PERIOD = Duration.minutes(5);
@@ -295,7 +296,10 @@ function stateMachineAlarms(
   });
 }
 
-/** Errors and Throttles at one in a period, and p99 Duration at 80% of the registry timeout. */
+/**
+ * Errors that were not the file's fault, and Throttles, at one in a period; p99 Duration at 80%
+ * of the registry timeout.
+ */
 function functionAlarms(alarms: AlarmFactory, observed: ObservedFunction, stackName: string): void {
   const { id, timeoutSeconds } = observed.definition;
   const fn = observed.function;
@@ -304,11 +308,11 @@ function functionAlarms(alarms: AlarmFactory, observed: ObservedFunction, stackN
   const missing = TreatMissingData.NOT_BREACHING;
   alarm({
     id: 'Errors',
-    metric: fn.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' }),
+    metric: errorsNotTheFilesFault(fn),
     threshold: 1,
     comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     treatMissingData: missing,
-    description: `the function threw. A file it could not handle (bad CSV, unsupported image) throws too and is QUARANTINED: \`sluice executions --status QUARANTINED,FAILED --stack ${stackName}\`, then \`sluice show <key> --stack ${stackName}\` for its error and log lines. Bad input: fix the schema or variants and \`sluice replay <key> --stack ${stackName}\`. Otherwise read the function's log group for the error.`,
+    description: `the function threw, and not because of the file: a bad CSV or image throws an InputError, is QUARANTINED and is left out of this alarm. What is left is a transient fault (throttling, 5xx; the ASL retries it), a bad schema or variants file (ConfigurationError; its files are QUARANTINED too) or a bug. \`sluice executions --status FAILED,QUARANTINED --since 1h --stack ${stackName}\`, then \`sluice show <key> --stack ${stackName}\` for the error and log lines; the function's log group has the stack trace. Once fixed, \`sluice replay <key> --stack ${stackName}\` for a quarantined file, \`sluice redrive --status FAILED --stack ${stackName}\` for failed ones.`,
   });
   alarm({
     id: 'Throttles',
@@ -384,6 +388,24 @@ function deliveryAlarms(
     // altogether shows as no data, which this alarm cannot tell from an idle stream.
     treatMissingData: TreatMissingData.NOT_BREACHING,
     description: `Firehose is reading records over ${limits.maxIteratorAge.toHumanString()} old: it is falling behind the stream, and records older than the stream's 24 h retention will be lost from aggregates/. Check the delivery stream's ThrottledGetRecords and DataFreshness; add shards to the stream (AggregatesDelivery shardCount) if reads are throttled.`,
+  });
+}
+
+/**
+ * Lambda's `Errors` minus the function's `InputErrors` (see `fileTask`): the invocations that
+ * threw for a reason other than the file. A period without a bad file has no `InputErrors`
+ * datapoint (and a function that never throws an `InputError` has none at all): `FILL` counts it
+ * as 0, where a plain difference would be blank and the alarm would never see the errors.
+ */
+function errorsNotTheFilesFault(fn: IFunction): MathExpression {
+  return new MathExpression({
+    expression: 'errors - FILL(inputErrors, 0)',
+    usingMetrics: {
+      errors: fn.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' }),
+      inputErrors: inputErrorsOf(fn, ALARM_PERIOD),
+    },
+    period: ALARM_PERIOD,
+    label: "errors that were not the file's fault",
   });
 }
 

@@ -7,11 +7,12 @@ import {
   type IMetric,
   type IWidget,
   MathExpression,
-  type Metric,
+  Metric,
   TextWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { FILES_METRIC } from '../functions/commons/constants.ts';
+import { FILES_METRIC, INPUT_ERRORS_METRIC, SERVICE_NAME } from '../functions/commons/constants.ts';
 import type { ObservabilityProps } from './observability.ts';
 
 export interface SluiceDashboardProps extends ObservabilityProps {
@@ -130,17 +131,36 @@ export class SluiceDashboard extends Construct {
       [
         graph(
           'Invocations',
-          8,
+          6,
           perFunction((fn) => fn.function.metricInvocations({ ...sum, label: fn.definition.id })),
         ),
         graph(
-          'Errors (quarantined files count too)',
-          8,
-          perFunction((fn) => fn.function.metricErrors({ ...sum, label: fn.definition.id })),
+          "Errors, not the file's fault",
+          6,
+          // Lambda's Errors less the InputErrors of quarantined files: what the Errors alarms judge.
+          // Metric ids are shared by the whole graph, so each function's pair gets its own.
+          fns.map(
+            (fn, i) =>
+              new MathExpression({
+                expression: `e${i} - FILL(i${i}, 0)`,
+                usingMetrics: {
+                  [`e${i}`]: fn.function.metricErrors(sum),
+                  [`i${i}`]: inputErrorsOf(fn.function, period),
+                },
+                period,
+                label: fn.definition.id,
+              }),
+          ),
+          { threshold: { value: 1, label: 'alarm' } },
+        ),
+        graph(
+          'Input errors (quarantined files)',
+          6,
+          perFunction((fn) => inputErrorsOf(fn.function, period, fn.definition.id)),
         ),
         graph(
           'Throttles',
-          8,
+          6,
           perFunction((fn) => fn.function.metricThrottles({ ...sum, label: fn.definition.id })),
         ),
       ],
@@ -220,6 +240,24 @@ export class SluiceDashboard extends Construct {
       widgets: rows,
     });
   }
+}
+
+/**
+ * The `InputErrors` EMF metric that `fileTask` emits for `fn` when the file was at fault. It is
+ * found only by its whole dimension set, so this names the `service` that Powertools adds too.
+ */
+export function inputErrorsOf(fn: IFunction, period: Duration, label?: string): Metric {
+  return new Metric({
+    namespace: INPUT_ERRORS_METRIC.namespace,
+    metricName: INPUT_ERRORS_METRIC.metricName,
+    dimensionsMap: {
+      [INPUT_ERRORS_METRIC.serviceDimension]: SERVICE_NAME,
+      [INPUT_ERRORS_METRIC.functionDimension]: fn.functionName,
+    },
+    period,
+    statistic: 'Sum',
+    label,
+  });
 }
 
 function section(title: string): TextWidget {

@@ -40,3 +40,18 @@ export const FILES_METRIC = {
   kindDimension: 'kind',
   statusDimension: 'status',
 } as const;
+
+/**
+ * The EMF metric a file task emits when it throws an `InputError`: the file's fault, which the
+ * ASL quarantines. The Errors alarm subtracts it from Lambda's own `Errors`, so both read its
+ * names from here. One count per throw, by `function_name` (Powertools' own name for it, as on
+ * its `ColdStart` metric) beside the constant `service`: one custom metric per function, whose
+ * value is Lambda's own `FunctionName` dimension. Nothing per file or dataset: the ledger has
+ * those, and each distinct dimension set is billed as a metric of its own.
+ */
+export const INPUT_ERRORS_METRIC = {
+  namespace: SERVICE_NAME,
+  metricName: 'InputErrors',
+  serviceDimension: 'service',
+  functionDimension: 'function_name',
+} as const;

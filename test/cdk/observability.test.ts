@@ -65,14 +65,8 @@ const functionAlarms = (fn: (typeof FUNCTIONS)[number]): ExpectedAlarm[] => {
     comparison: 'GreaterThanOrEqualToThreshold',
     treatMissingData: 'notBreaching',
   } as const;
+  // The Errors alarm is metric math (see ERRORS_ALARMS); these watch one metric each.
   return [
-    {
-      ...common,
-      name: `Sluice-${fn.id}-Errors`,
-      metricName: 'Errors',
-      statistic: 'Sum',
-      threshold: () => 1,
-    },
     {
       ...common,
       name: `Sluice-${fn.id}-Throttles`,
@@ -144,6 +138,11 @@ const EXPECTED: readonly ExpectedAlarm[] = [
   },
 ];
 
+/** Each function's Errors alarm: Lambda's Errors less the InputErrors its file tasks emit. */
+const ERRORS_ALARMS = FUNCTIONS.map((fn) => ({ name: `Sluice-${fn.id}-Errors`, fn }));
+
+const ALARM_NAMES = [...EXPECTED.map((e) => e.name), ...ERRORS_ALARMS.map((e) => e.name)];
+
 describe('alarms', () => {
   it('has 3 per state machine, 3 per registry function, 1 per dead-letter queue and 2 for delivery', () => {
     // THEN a function added to the registry without alarms changes the count and fails here
@@ -153,7 +152,80 @@ describe('alarms', () => {
       Object.values(alarms)
         .map((a) => a.Properties.AlarmName)
         .sort(),
-    ).toEqual(EXPECTED.map((e) => e.name).sort());
+    ).toEqual([...ALARM_NAMES].sort());
+  });
+
+  it.each(ERRORS_ALARMS.map((e) => [e.name, e.fn] as const))(
+    "%s counts only the errors that are not the file's fault, and notifies the topic",
+    (_name, fn) => {
+      const functionName = ref('AWS::Lambda::Function', `${fn.id}Function`);
+      // THEN the alarm judges Lambda's Errors less the InputErrors that fileTask emits, as
+      // Powertools dimensions them (its `service`, and `function_name` = Lambda's FunctionName)
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `Sluice-${fn.id}-Errors`,
+        Namespace: Match.absent(),
+        MetricName: Match.absent(),
+        Metrics: [
+          {
+            Id: Match.anyValue(),
+            Expression: 'errors - FILL(inputErrors, 0)',
+            Label: Match.anyValue(),
+            ReturnData: true,
+          },
+          {
+            Id: 'errors',
+            MetricStat: {
+              Metric: {
+                Namespace: 'AWS/Lambda',
+                MetricName: 'Errors',
+                Dimensions: [{ Name: 'FunctionName', Value: functionName }],
+              },
+              Period: 300,
+              Stat: 'Sum',
+            },
+            ReturnData: false,
+          },
+          {
+            Id: 'inputErrors',
+            MetricStat: {
+              Metric: {
+                Namespace: 'sluice',
+                MetricName: 'InputErrors',
+                Dimensions: [
+                  { Name: 'function_name', Value: functionName },
+                  { Name: 'service', Value: 'sluice' },
+                ],
+              },
+              Period: 300,
+              Stat: 'Sum',
+            },
+            ReturnData: false,
+          },
+        ],
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        // AND it notifies the topic when it fires and when it clears
+        AlarmActions: [topicRef()],
+        OKActions: [topicRef()],
+      });
+    },
+  );
+
+  it('says in the Errors runbook text that quarantined files are left out', () => {
+    const [errors] = Object.values(
+      template.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { AlarmName: 'Sluice-ValidateCsv-Errors' },
+      }),
+    );
+    const description: string = errors?.Properties.AlarmDescription;
+    expect(description).toContain('InputError');
+    expect(description).toContain('left out of this alarm');
+    expect(description).toContain(
+      '`sluice executions --status FAILED,QUARANTINED --since 1h --stack Sluice`',
+    );
   });
 
   it.each(EXPECTED.map((e) => [e.name, e] as const))(
@@ -333,6 +405,8 @@ describe('the dashboard', () => {
         'Dead letters (any is an alarm)',
         'ProcessFile executions',
         'ProcessBatch executions',
+        "Errors, not the file's fault",
+        'Input errors (quarantined files)',
         'Duration, p99 (ms)',
         'Duration, p99, % of timeout',
         'Stream iterator age (ms)',
@@ -353,6 +427,32 @@ describe('the dashboard', () => {
       );
     expect(expressions).toEqual([`SEARCH('Namespace="sluice" MetricName="Files"', 'Sum', 300)`]);
   });
+  it("graphs each function's errors in two parts: the alarmed ones and the file's fault", () => {
+    const widgets = dashboardBody().widgets;
+    const metricsOf = (title: string) =>
+      (widgets.find((w) => w.properties.title === title)?.properties.metrics ?? []) as unknown[][];
+    // THEN one expression per function, each over its own pair of metric ids, as the alarm does
+    const expressions = metricsOf("Errors, not the file's fault")
+      .flat()
+      .flatMap((m) =>
+        typeof m === 'object' && m !== null && 'expression' in m ? [m.expression] : [],
+      );
+    expect(expressions).toEqual(FUNCTIONS.map((_, i) => `e${i} - FILL(i${i}, 0)`));
+    // AND the input errors graph has each function's InputErrors with the alarm's dimensions
+    const inputErrors = metricsOf('Input errors (quarantined files)');
+    expect(inputErrors).toHaveLength(FUNCTIONS.length);
+    for (const [i, fn] of FUNCTIONS.entries()) {
+      const id = logicalIdOf(template, 'AWS::Lambda::Function', `${fn.id}Function`);
+      expect(inputErrors[i]?.slice(0, 6)).toEqual([
+        'sluice',
+        'InputErrors',
+        'function_name',
+        `REF:${id}`,
+        'service',
+        'sluice',
+      ]);
+    }
+  });
 });
 
 describe('the runbook', () => {
@@ -364,8 +464,8 @@ describe('the runbook', () => {
     expect(runbook).not.toBe('');
     const ids = FUNCTIONS.map((fn) => fn.id as string);
     const rows = new Set(
-      EXPECTED.map((e) => {
-        const [, resource, kind] = e.name.split('-');
+      ALARM_NAMES.map((name) => {
+        const [, resource, kind] = name.split('-');
         return `\`<stack>-${ids.includes(String(resource)) ? '<Function>' : resource}-${kind}\``;
       }),
     );

@@ -1,10 +1,15 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProcessFileState } from '#commons/outcome.ts';
 import { startLocalDynamoDb } from '#local/emulators/dynamodb.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoint } from '#local/emulators/endpoint.ts';
+import { type LocalS3, localS3Client, startLocalS3 } from '#local/emulators/s3.ts';
 import { MessageLog, startLocalSns } from '#local/emulators/sns.ts';
 
 const TABLE = 'sluice-ledger';
@@ -337,5 +342,164 @@ describe('publishBatchMetrics', () => {
         metrics: { BatchExceeded: { unit: 'Count', value: 1 } },
       },
     ]);
+  });
+});
+
+describe('fileTask InputErrors (EMF)', () => {
+  const BUCKET = 'sluice-local';
+  const validateCsvContext = {
+    ...context,
+    functionName: 'sluice-ValidateCsv',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:sluice-ValidateCsv',
+    logGroupName: '/aws/lambda/sluice-ValidateCsv',
+  } satisfies Context;
+  let directory: string;
+  let s3: LocalS3;
+  let stderr: string[];
+
+  /** A file task's input for an upload under `incoming/<dataset>/`. */
+  const inputOf = (key: string) => ({
+    file: stateOf(key, 'csv').file,
+    executionId: 'arn:aws:states:us-east-1:000000000000:execution:sluice-ProcessFile:x',
+  });
+
+  const put = async (key: string, body: string) => {
+    const client = localS3Client(s3.endpoint);
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    client.destroy();
+  };
+
+  /** Fresh modules, so Powertools reads the env the test set and errors share one class graph. */
+  async function load(metricsDisabled: boolean) {
+    vi.resetModules();
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', String(metricsDisabled));
+    return {
+      validateCsv: (await import('../../functions/validate-csv.ts')).handler,
+      ...(await import('#commons/helpers/handler.ts')),
+      ...(await import('#commons/errors.ts')),
+    };
+  }
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'sluice-metrics-'));
+    s3 = await startLocalS3({ directory, bucket: BUCKET, onObjectCreated: () => {} });
+    await put('incoming/orders/empty.csv', '');
+    await put('incoming/broken/rows.csv', 'id\n1\n');
+    // A field type that Table Schema does not have: the configuration's fault, not the file's.
+    await put('schemas/broken.json', JSON.stringify({ fields: [{ name: 'id', type: 'money' }] }));
+  });
+
+  afterAll(async () => {
+    await s3.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', s3.endpoint);
+    vi.stubEnv('AWS_REGION', LOCAL_REGION);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', LOCAL_CREDENTIALS.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', LOCAL_CREDENTIALS.secretAccessKey);
+    vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true');
+    stdout = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+    // The logger writes its errors here; kept off the test output.
+    stderr = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stderr.push(String(chunk));
+      return true;
+    });
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
+
+  it('emits InputErrors by function_name when a file task throws an InputError', async () => {
+    // Prepare
+    const { validateCsv, InputError } = await load(false);
+
+    // Act
+    const error = await validateCsv(inputOf('incoming/orders/empty.csv'), validateCsvContext).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as Error).name).toBe('EmptyCsv');
+    expect(emitted().map(summarise)).toEqual([
+      {
+        namespace: 'sluice',
+        dimensions: { service: 'sluice', function_name: 'sluice-ValidateCsv' },
+        dimensionSets: 1,
+        metrics: { InputErrors: { unit: 'Count', value: 1 } },
+      },
+    ]);
+  });
+
+  it("emits nothing for a ConfigurationError: a bad schema is not the file's fault", async () => {
+    // Prepare
+    const { validateCsv, ConfigurationError } = await load(false);
+
+    // Act
+    const error = await validateCsv(inputOf('incoming/broken/rows.csv'), validateCsvContext).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(emitted()).toEqual([]);
+    expect(stderr.join('')).toContain('"message":"task failed"');
+  });
+
+  it.each([
+    [
+      'a throttled SDK call (a TransientError)',
+      Object.assign(new Error('Rate exceeded'), {
+        name: 'ThrottlingException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+      'TransientError',
+    ],
+    ['a bug', new TypeError("Cannot read properties of undefined (reading 'key')"), 'TypeError'],
+  ])('emits nothing for %s', async (_, thrown, name) => {
+    // Prepare
+    const { fileTask } = await load(false);
+    const task = fileTask(async () => {
+      throw thrown;
+    });
+
+    // Act
+    const error = await task(inputOf('incoming/orders/jan.csv'), validateCsvContext).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+
+    // Assess
+    expect((error as Error).name).toBe(name);
+    expect(emitted()).toEqual([]);
+    expect(stderr.join('')).toContain('"message":"task failed"');
+  });
+
+  it('emits nothing when POWERTOOLS_METRICS_DISABLED is true, and still throws the InputError', async () => {
+    // Prepare
+    const { validateCsv } = await load(true);
+
+    // Act
+    const error = await validateCsv(inputOf('incoming/orders/empty.csv'), validateCsvContext).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+
+    // Assess
+    expect((error as Error).name).toBe('EmptyCsv');
+    expect(emitted()).toEqual([]);
+    expect(stderr.join('')).toContain('"message":"task failed"');
   });
 });

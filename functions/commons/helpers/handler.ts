@@ -5,9 +5,10 @@ import {
 } from '@smithy/service-error-classification';
 import type { SdkError } from '@smithy/types';
 import type { Context } from 'aws-lambda';
-import { TransientError } from '#commons/errors.ts';
+import { InputError, TransientError } from '#commons/errors.ts';
 import type { FileRef } from '#commons/types.ts';
 import { logger } from './logger.ts';
+import { publishInputError } from './metrics.ts';
 
 /** State input of every task that works on one file. */
 export interface FileTaskInput {
@@ -31,8 +32,9 @@ export function classifyError(error: unknown): unknown {
 }
 
 /**
- * Wraps a file task: every log line carries the execution id, object key and dataset, and SDK
- * faults are classified for the ASL's Retry.
+ * Wraps a file task: every log line carries the execution id, object key and dataset, SDK faults
+ * are classified for the ASL's Retry, and an `InputError` (the file's fault, which the ASL
+ * quarantines) emits `InputErrors`, so the function's Errors alarm can leave it out.
  */
 export function fileTask<I extends FileTaskInput, O>(
   task: (input: I, context: Context) => Promise<O>,
@@ -49,9 +51,20 @@ export function fileTask<I extends FileTaskInput, O>(
     } catch (error) {
       const classified = classifyError(error);
       logger.error('task failed', classified as Error);
+      if (classified instanceof InputError) countInputError(context);
       throw classified;
     } finally {
       logger.resetKeys();
     }
   };
+}
+
+function countInputError(context: Context): void {
+  try {
+    publishInputError(context.functionName);
+  } catch (error) {
+    // The ASL routes on the task's error name; a metric that could not be written must not
+    // replace it.
+    logger.warn('could not emit InputErrors', error as Error);
+  }
 }

@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BatchSummary } from '#commons/batch.ts';
-import { FILES_METRIC, SERVICE_NAME } from '#commons/constants.ts';
+import { FILES_METRIC, INPUT_ERRORS_METRIC, SERVICE_NAME } from '#commons/constants.ts';
 import type { AggregateRecord } from '#commons/types.ts';
 import { logger } from './logger.ts';
 
@@ -63,4 +63,19 @@ export function publishBatchMetrics(summary: Pick<BatchSummary, 'counts' | 'exce
   }
   metrics.addMetric('BatchExceeded', MetricUnit.Count, summary.exceeded ? 1 : 0);
   metrics.publishStoredMetrics();
+}
+
+/**
+ * Emits one `InputErrors` by `function_name`: an invocation that threw because of the file. The
+ * Errors alarm subtracts these from Lambda's `Errors`, so a bad file, which the ASL quarantines,
+ * does not page anyone.
+ *
+ * Publishes at once, before the handler's error reaches the runtime: nothing would flush a
+ * buffer after it.
+ */
+export function publishInputError(functionName: string): void {
+  metrics
+    .singleMetric()
+    .addDimension(INPUT_ERRORS_METRIC.functionDimension, functionName)
+    .addMetric(INPUT_ERRORS_METRIC.metricName, MetricUnit.Count, 1);
 }
