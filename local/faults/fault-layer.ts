@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import {
   request as httpRequest,
-  type IncomingMessage,
+  IncomingMessage,
   type Server,
   type ServerResponse,
 } from 'node:http';
@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { sendAwsError } from '../emulators/aws-error.ts';
 import { LambdaServiceError } from '../emulators/lambda-runtime.ts';
 import { effectOf, type FaultEffect } from './effects.ts';
-import { jsonOperation, s3Operation } from './operations.ts';
+import { jsonOperation, queryOperation, s3Operation } from './operations.ts';
 // Types only: the rules' validator (zod) loads only where rules are parsed.
 import type { FaultRule, FaultService } from './rules.ts';
 import { seededRandom } from './seeded-random.ts';
@@ -60,6 +60,31 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
     request.on('end', () => resolve(Buffer.concat(chunks)));
     request.on('error', reject);
   });
+}
+
+/**
+ * Reads a request's body and returns it with a fresh request that yields it again. The Query
+ * protocol names its operation in the body, yet the emulator must still read that body, and so
+ * must an `error` effect, which drains the request it is given and would wait forever for the
+ * `end` of one already read.
+ */
+async function replayable(
+  request: IncomingMessage,
+): Promise<{ readonly body: Buffer; readonly replay: IncomingMessage }> {
+  const body = await readBody(request);
+  const replay = new IncomingMessage(request.socket);
+  replay.httpVersion = request.httpVersion;
+  replay.httpVersionMajor = request.httpVersionMajor;
+  replay.httpVersionMinor = request.httpVersionMinor;
+  replay.method = request.method;
+  replay.url = request.url;
+  replay.headers = request.headers;
+  replay.rawHeaders = request.rawHeaders;
+  // An incomplete message that ends takes its socket down with it, keep-alive and all.
+  replay.complete = true;
+  if (body.length > 0) replay.push(body);
+  replay.push(null);
+  return { body, replay };
 }
 
 /**
@@ -133,6 +158,8 @@ export class FaultLayer {
   /**
    * Puts the layer in front of an emulator's server: its request listeners run only for calls
    * that get through. Call after the emulator is prepared, so its own setup meets no fault.
+   * SNS speaks the Query protocol, whose operation is in the body: its requests are read first,
+   * and only while a rule names `sns`.
    */
   wrapServer(server: Server, service: Exclude<FaultService, 'lambda'>): void {
     const listeners = server.listeners('request') as ((
@@ -143,12 +170,8 @@ export class FaultLayer {
     const pass = (request: IncomingMessage, response: ServerResponse) => {
       for (const listener of listeners) listener.call(server, request, response);
     };
-    const operationOf = service === 's3' ? s3Operation : jsonOperation;
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-      const rule =
-        request.headers[EXEMPT_HEADER] === undefined
-          ? this.pick(service, operationOf(request))
-          : undefined;
+    const handle = (request: IncomingMessage, response: ServerResponse, operation: string) => {
+      const rule = this.pick(service, operation);
       if (!rule) {
         pass(request, response);
         return;
@@ -156,6 +179,22 @@ export class FaultLayer {
       this.apply(rule, server, service, request, response, pass).catch(() => {
         request.socket.destroy();
       });
+    };
+    const operationOf = service === 's3' ? s3Operation : jsonOperation;
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      if (request.headers[EXEMPT_HEADER] !== undefined) {
+        pass(request, response);
+      } else if (service !== 'sns') {
+        handle(request, response, operationOf(request));
+      } else if (!this.active.some(({ rule }) => rule.service === service)) {
+        // No rule can hit it: counted, and let through unread.
+        handle(request, response, '');
+      } else {
+        replayable(request).then(
+          ({ body, replay }) => handle(replay, response, queryOperation(body)),
+          () => request.socket.destroy(),
+        );
+      }
     });
   }
 
@@ -190,9 +229,9 @@ export class FaultLayer {
       const { code } = rule.error;
       const status = rule.error.statusCode ?? SERVER_ERRORS[code] ?? 400;
       const message = rule.error.message ?? `sluice fault injection: ${code}`;
-      sendAwsError(response, status, service === 's3' ? 'xml' : 'json', code, message, {
-        s3: service === 's3',
-      });
+      // S3's XML, SNS's Query XML (`ErrorResponse`), or the JSON protocols' `__type`.
+      const protocol = service === 's3' || service === 'sns' ? 'xml' : 'json';
+      sendAwsError(response, status, protocol, code, message, { s3: service === 's3' });
     } else if (rule.recordFailures) {
       await this.failSomeRecords(rule.recordFailures, rule, server, request, response);
     }

@@ -46,3 +46,11 @@ export function s3Operation(request: IncomingMessage): string {
 export function jsonOperation(request: IncomingMessage): string {
   return String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
 }
+
+/**
+ * The operation of a Query-protocol request (SNS): the `Action` field of its form-encoded body,
+ * which the layer has to read first (see `FaultLayer.wrapServer`).
+ */
+export function queryOperation(body: Buffer): string {
+  return new URLSearchParams(body.toString('utf8')).get('Action') ?? '';
+}

@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { EFFECTS } from './effects.ts';
 
-/** LocalStack's service names, plus `sqs` for the stack's SQS API. */
+/**
+ * LocalStack's service names, which are the APIs' own (`stepfunctions`, `sns`), plus `sqs` for
+ * the stack's SQS API.
+ */
 export const FAULT_SERVICES = [
   's3',
   'dynamodb',
@@ -10,6 +13,7 @@ export const FAULT_SERVICES = [
   'stepfunctions',
   'lambda',
   'sqs',
+  'sns',
 ] as const;
 export type FaultService = (typeof FAULT_SERVICES)[number];
 

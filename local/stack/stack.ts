@@ -259,6 +259,7 @@ export class LocalStack {
       faults?.wrapServer(kinesis.server, 'kinesis');
       faults?.wrapServer(sfnServer.server, 'stepfunctions');
       faults?.wrapServer(sqsServer.server, 'sqs');
+      faults?.wrapServer(sns.server, 'sns');
 
       const firehose = startFirehoseDelivery({
         kinesisEndpoint: kinesis.endpoint,

@@ -12,6 +12,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { ListTopicsCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { isThrottlingError, isTransientError } from '@smithy/service-error-classification';
 import type { SdkError } from '@smithy/types';
@@ -34,6 +35,7 @@ let s3: S3Client;
 let dynamodb: DynamoDBClient;
 let kinesis: KinesisClient;
 let sfn: SFNClient;
+let sns: SNSClient;
 
 beforeAll(async () => {
   stack = await LocalStack.start({ faults, retryIntervalMs: 10 });
@@ -44,12 +46,13 @@ beforeAll(async () => {
     requestHandler: new NodeHttpHandler(),
   });
   sfn = new SFNClient(config(stack.endpoints.sfn));
+  sns = new SNSClient(config(stack.endpoints.sns));
 });
 
 afterEach(() => faults.setRules([]));
 
 afterAll(async () => {
-  for (const client of [s3, dynamodb, kinesis, sfn]) client.destroy();
+  for (const client of [s3, dynamodb, kinesis, sfn, sns]) client.destroy();
   await stack?.close();
 });
 
@@ -289,5 +292,92 @@ describe('the fault layer, as SDK v3 sees it', () => {
       event.taskFailedEventDetails ? [event.taskFailedEventDetails.error] : [],
     );
     expect(failures).toEqual([`Lambda.${code}`]);
+  });
+
+  it('answers SNS Publish with its Query XML error, and lets ListTopics through', async () => {
+    // Prepare
+    arm([{ service: 'sns', operation: 'Publish', error: { code: 'Throttling' } }]);
+    const topicArn = stack.names.noticeTopicArn;
+    const before = stack.notices.list().length;
+
+    // Act
+    const error = await failureOf(
+      sns.send(new PublishCommand({ TopicArn: topicArn, Message: 'throttled' })),
+    );
+    const topics = await sns.send(new ListTopicsCommand({}));
+
+    // Assess: the SDK parsed SNS's ErrorResponse, and classes it as throttling
+    expect(error.name).toBe('Throttling');
+    expect(error.message).toBe('sluice fault injection: Throttling');
+    expect(error.$metadata?.httpStatusCode).toBe(400);
+    expect(isThrottlingError(error)).toBe(true);
+    expect(topics.Topics).toEqual([{ TopicArn: topicArn }]);
+    expect(stack.notices.list()).toHaveLength(before);
+    expect(faults.report().injected.faults).toContainEqual({
+      service: 'sns',
+      operation: 'Publish',
+      effect: 'error',
+      code: 'Throttling',
+      count: 1,
+    });
+  });
+
+  it('hands SNS the body it read for the operation: a delayed Publish arrives whole', async () => {
+    // Prepare
+    arm([{ service: 'sns', operation: 'Publish', latency: 20 }]);
+    const message = JSON.stringify({ text: 'ümlaut & <xml> = 1+1', pad: 'x'.repeat(70_000) });
+
+    // Act
+    const published = await sns.send(
+      new PublishCommand({
+        TopicArn: stack.names.noticeTopicArn,
+        Subject: 'delayed',
+        Message: message,
+        MessageAttributes: { kind: { DataType: 'String', StringValue: 'Test' } },
+      }),
+    );
+
+    // Assess
+    const logged = stack.notices.list().find((m) => m.messageId === published.MessageId);
+    expect(logged?.message).toBe(message);
+    expect(logged?.subject).toBe('delayed');
+    expect(logged?.attributes).toEqual({ kind: 'Test' });
+    expect(faults.report().injected.faults).toContainEqual(
+      expect.objectContaining({ service: 'sns', operation: 'Publish', effect: 'latency' }),
+    );
+  });
+
+  it("publishes a quarantined file's notice exactly once though SNS throttled it, by the ASL's Retry", async () => {
+    // Prepare: more throttles than the function's SNS client retries (3 attempts), so the task
+    // fails with a TransientError and the ASL runs it again.
+    arm([{ service: 'sns', operation: 'Publish', times: 4, error: { code: 'Throttling' } }]);
+    const key = 'incoming/faults/empty-while-sns-throttles.csv';
+    const throttled = () =>
+      faults.report().injected.faults.find((f) => f.service === 'sns' && f.code === 'Throttling')
+        ?.count ?? 0;
+    const throttledBefore = throttled();
+
+    // Act
+    await stack.s3.send(
+      new PutObjectCommand({ Bucket: bucket(), Key: key, Body: new Uint8Array(0) }),
+    );
+    await stack.waitForIdle();
+
+    // Assess
+    const [item] = await stack.ledger.history(bucket(), key);
+    expect(item?.status).toBe('QUARANTINED');
+    const notices = stack.notices
+      .list()
+      .map((message) => JSON.parse(message.message) as { kind: string; key: string })
+      .filter((notice) => notice.key === key);
+    expect(notices).toEqual([expect.objectContaining({ kind: 'FileQuarantined', key })]);
+    const history = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn: item?.executionId }),
+    );
+    const failures = (history.events ?? []).flatMap((event) =>
+      event.taskFailedEventDetails ? [event.taskFailedEventDetails.error] : [],
+    );
+    expect(failures).toContain('TransientError');
+    expect(throttled() - throttledBefore).toBe(4);
   });
 });
