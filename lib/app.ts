@@ -1,5 +1,6 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { apiAuthorizationFromContext } from './http-api.ts';
 import { acknowledgeNagFindings } from './nag-acknowledgements.ts';
 import { SluiceStack } from './sluice-stack.ts';
 
@@ -14,6 +15,8 @@ const stack = new SluiceStack(app, 'Sluice', {
   env: account && region ? { account, region } : undefined,
   // `-c sluice:reserveConcurrency=true` arrives as a string, cdk.json's value as a boolean.
   reserveConcurrency: String(app.node.tryGetContext('sluice:reserveConcurrency')) === 'true',
+  // `sluice:apiAuth`, `sluice:apiJwtIssuer`, `sluice:apiJwtAudience`: IAM unless a JWT issuer is set.
+  apiAuthorization: apiAuthorizationFromContext(app),
 });
 
 // Lets cost allocation and resource groups find everything sluice deploys.

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -12,6 +13,7 @@ import { AggregatesDelivery } from './aggregates-delivery.ts';
 import { AslStateMachine } from './asl-state-machine.ts';
 import { BatchSchedules } from './batch-schedules.ts';
 import { connectFunction } from './function-access.ts';
+import { type ApiAuthorization, SluiceHttpApi } from './http-api.ts';
 import { Observability } from './observability.ts';
 import { ProcessBatch } from './process-batch.ts';
 import { PROJECT_ROOT, SluiceFunction } from './sluice-function.ts';
@@ -23,6 +25,8 @@ export const START_FUNCTION_ID = 'StartExecution';
 const SUMMARISE_FUNCTION_ID = 'SummariseBatch';
 /** Run on a schedule when some dataset declares expectations. */
 const EXPECTATIONS_FUNCTION_ID = 'CheckExpectations';
+/** Registry id of the function behind every route of the HTTP API. */
+export const API_FUNCTION_ID = 'HttpApi';
 
 export interface SluiceStackProps extends StackProps {
   /**
@@ -48,6 +52,19 @@ export interface SluiceStackProps extends StackProps {
    * @default `<projectRoot>/schedules.json`
    */
   readonly schedulesFile?: string;
+
+  /**
+   * How the HTTP API authorizes callers; lib/app.ts reads it from the context
+   * (`apiAuthorizationFromContext`).
+   * @default - IAM: SigV4-signed requests from principals allowed `execute-api:Invoke`
+   */
+  readonly apiAuthorization?: ApiAuthorization;
+
+  /**
+   * The HTTP API's rate and burst limits.
+   * @default DEFAULT_API_THROTTLE from lib/http-api.ts
+   */
+  readonly apiThrottle?: ThrottleSettings;
 }
 
 /**
@@ -75,6 +92,8 @@ export class SluiceStack extends Stack {
   public readonly uploads: UploadTrigger;
   /** The aggregate stream and its Firehose delivery. */
   public readonly aggregates: AggregatesDelivery;
+  /** The HTTP API: presigned uploads and files' statuses, through the API function. */
+  public readonly api: SluiceHttpApi;
   /** The alarms, the SNS topic they notify and the dashboard. */
   public readonly observability: Observability;
 
@@ -146,7 +165,14 @@ export class SluiceStack extends Stack {
         `The registry has no '${START_FUNCTION_ID}' function, got: ${Object.keys(functions).join(', ')}`,
       );
     }
-    const { [START_FUNCTION_ID]: _start, ...stepFunctions } = functions;
+    const api = functions[API_FUNCTION_ID];
+    if (api === undefined) {
+      throw new Error(
+        `The registry has no '${API_FUNCTION_ID}' function, got: ${Object.keys(functions).join(', ')}`,
+      );
+    }
+    // The queue invokes the start function and API Gateway the API's; no state may name them.
+    const { [START_FUNCTION_ID]: _start, [API_FUNCTION_ID]: _api, ...stepFunctions } = functions;
     // The machines invoke each function's `live` alias, never $LATEST.
     const machineFunctions = Object.fromEntries(
       Object.entries(stepFunctions).map(([fid, fn]): [string, IFunction] => [fid, fn.alias]),
@@ -192,6 +218,12 @@ export class SluiceStack extends Stack {
       maxConcurrency: Math.max(2, start.definition.concurrency),
     });
 
+    this.api = new SluiceHttpApi(this, 'Api', {
+      handler: api.alias,
+      authorization: props.apiAuthorization,
+      throttle: props.apiThrottle,
+    });
+
     this.observability = new Observability(this, 'Observability', {
       processFile: this.processFile.stateMachine,
       processBatch: this.processBatch.stateMachine,
@@ -223,6 +255,10 @@ export class SluiceStack extends Stack {
         'The SNS topic every alarm notifies, and failed or quarantined files and batches over tolerance; subscribe to it (README: Alarms)',
     });
 
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: `The HTTP API (${this.api.authorization.kind === 'jwt' ? 'a bearer JWT' : 'SigV4-signed requests'} on every route)`,
+    });
     new CfnOutput(this, 'BucketName', {
       value: this.bucket.bucketName,
       description: 'Upload files under incoming/<dataset>/',

@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AGGREGATES_PREFIX, LEDGER } from '../../functions/commons/constants.ts';
+import { AGGREGATES_PREFIX, INCOMING_PREFIX, LEDGER } from '../../functions/commons/constants.ts';
 import { FUNCTIONS, type FunctionDefinition, objectPrefixes } from '../../functions/registry.ts';
 import { LIVE_ALIAS } from '../../lib/sluice-function.ts';
 import {
@@ -112,21 +112,35 @@ describe('function roles', () => {
     expect(writes).toEqual((fn.objects?.write ?? []).map(objectsArn));
   });
 
-  it('lets only the batch planner and the expectation check read the ledger, on the table and its named index', () => {
+  it('lets only the batch planner, the expectation check and the HTTP API read the ledger, on the table and its named index', () => {
     const readers = FUNCTIONS.filter((fn) =>
       byService(statementsOf(roleId(fn.id)), 'dynamodb').some((s) =>
         actionsOf(s).includes('dynamodb:Query'),
       ),
     );
-    expect(readers.map((fn) => fn.id)).toEqual(['PlanBatchItem', 'CheckExpectations']);
-    expect(byService(statementsOf(roleId('PlanBatchItem')), 'dynamodb')).toEqual([
-      { Action: ['dynamodb:GetItem', 'dynamodb:Query'], Effect: 'Allow', Resource: tableArn() },
-      {
-        Action: 'dynamodb:Query',
-        Effect: 'Allow',
-        Resource: { 'Fn::Join': ['', [tableArn(), `/index/${LEDGER.statusIndex}`]] },
-      },
-    ]);
+    expect(readers.map((fn) => fn.id)).toEqual(['PlanBatchItem', 'CheckExpectations', 'HttpApi']);
+    for (const id of ['PlanBatchItem', 'HttpApi']) {
+      expect(byService(statementsOf(roleId(id)), 'dynamodb'), id).toEqual([
+        { Action: ['dynamodb:GetItem', 'dynamodb:Query'], Effect: 'Allow', Resource: tableArn() },
+        {
+          Action: 'dynamodb:Query',
+          Effect: 'Allow',
+          Resource: { 'Fn::Join': ['', [tableArn(), `/index/${LEDGER.statusIndex}`]] },
+        },
+      ]);
+    }
+  });
+
+  it('lets only the HTTP API write under incoming/, where every new object starts a run', () => {
+    // WHEN every function's S3 writes are read
+    const writers = FUNCTIONS.filter((fn) =>
+      byService(statementsOf(roleId(fn.id)), 's3')
+        .filter((s) => actionsOf(s).includes('s3:PutObject'))
+        .flatMap(resourcesOf)
+        .some((r) => JSON.stringify(r) === JSON.stringify(objectsArn(INCOMING_PREFIX))),
+    );
+    // THEN the one writer is the API, whose presigned POSTs carry its rights to uploaders
+    expect(writers.map((fn) => fn.id)).toEqual(['HttpApi']);
   });
 
   it('lets ledger writers put items, and do nothing else to the table', () => {
@@ -190,8 +204,8 @@ describe('versions and the live alias', () => {
         ([name]) => name.endsWith('FunctionArn'),
       ),
     );
-    // All but the queue's StartExecution and the scheduler's CheckExpectations.
-    expect(substituted.length).toBe(FUNCTIONS.length - 2);
+    // All but the queue's StartExecution, the scheduler's CheckExpectations and API Gateway's HttpApi.
+    expect(substituted.length).toBe(FUNCTIONS.length - 3);
     for (const [name, value] of substituted) {
       expect(value, name).toEqual(aliasRef(name.replace(/FunctionArn$/, '')));
     }
