@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver, { type S3rverEventRecord, type S3rverObject, type S3rverStore } from 's3rver';
 import { closeServer, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
+import { postObjectBucket, servePostObject } from './s3-post-object.ts';
 
 /**
  * s3rver seals ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 (Node 17+)
@@ -33,7 +34,12 @@ function rerouteSingleDes(): void {
 }
 rerouteSingleDes();
 
-export type S3ObjectCreatedReason = 'PutObject' | 'CopyObject' | 'CompleteMultipartUpload';
+/** The API call that created the object, as EventBridge's `detail.reason` names it. */
+export type S3ObjectCreatedReason =
+  | 'PutObject'
+  | 'PostObject'
+  | 'CopyObject'
+  | 'CompleteMultipartUpload';
 
 /** EventBridge's "Object Created" event from S3, exactly as AWS delivers it. */
 export interface S3ObjectCreatedEvent {
@@ -154,7 +160,10 @@ export function encodeS3EventKey(key: string): string {
   return encoded;
 }
 
-/** s3rver's event names → EventBridge reasons. s3rver reports a multipart completion as Post. */
+/**
+ * s3rver's event names → EventBridge reasons. s3rver reports a multipart completion as Post (its
+ * own form upload, which also reports Post, never runs: see s3-post-object.ts).
+ */
 const REASONS: Readonly<Record<string, S3ObjectCreatedReason>> = {
   'ObjectCreated:Put': 'PutObject',
   'ObjectCreated:Copy': 'CopyObject',
@@ -333,37 +342,59 @@ export async function startLocalS3(options: {
     return copied;
   };
 
-  const deliver = (record: S3rverEventRecord, etag: string, size: number): void => {
-    const reason = REASONS[record.eventName];
-    if (reason === undefined) return;
-    const name = record.s3.bucket.name;
+  const announce = (created: {
+    readonly bucket: string;
+    readonly key: string;
+    readonly etag: string;
+    readonly size: number;
+    readonly time: string;
+    readonly requestId: string;
+    readonly sourceIp: string;
+    readonly reason: S3ObjectCreatedReason;
+  }): void => {
+    const { bucket: name } = created;
     const event: S3ObjectCreatedEvent = {
       version: '0',
       id: randomUUID(),
       'detail-type': 'Object Created',
       source: 'aws.s3',
       account: LOCAL_ACCOUNT_ID,
-      time: eventTime(record.eventTime),
+      time: eventTime(created.time),
       region: LOCAL_REGION,
       resources: [`arn:aws:s3:::${name}`],
       detail: {
         version: '0',
         bucket: { name },
         object: {
-          key: encodeS3EventKey(record.s3.object.key),
-          size,
-          etag: unquote(etag),
+          key: encodeS3EventKey(created.key),
+          size: created.size,
+          etag: unquote(created.etag),
           sequencer: nextSequencer(),
         },
-        'request-id': record.responseElements['x-amz-request-id'],
+        'request-id': created.requestId,
         requester: LOCAL_ACCOUNT_ID,
-        'source-ip-address': record.requestParameters.sourceIPAddress.replace(/^::ffff:/, ''),
-        reason,
+        'source-ip-address': created.sourceIp.replace(/^::ffff:/, ''),
+        reason: created.reason,
       },
     };
     // Thrown here, inside s3rver's request, a listener's error (the queue refused the event)
     // answers the upload with a 500, so the client retries instead of the event being lost.
     onObjectCreated(event);
+  };
+
+  const deliver = (record: S3rverEventRecord, etag: string, size: number): void => {
+    const reason = REASONS[record.eventName];
+    if (reason === undefined) return;
+    announce({
+      bucket: record.s3.bucket.name,
+      key: record.s3.object.key,
+      etag,
+      size,
+      time: record.eventTime,
+      requestId: record.responseElements['x-amz-request-id'],
+      sourceIp: record.requestParameters.sourceIPAddress,
+      reason,
+    });
   };
 
   server.on('event', (s3rverEvent) => {
@@ -402,6 +433,38 @@ export async function startLocalS3(options: {
   let closing: Promise<void> | undefined;
   const httpServer = server.httpServer;
   if (!httpServer) throw new Error('local S3: s3rver started without an HTTP server');
+
+  // s3rver stores a form upload (POST Object) without looking at its policy: no signature,
+  // expiry, conditions or size range. Forms go to s3-post-object.ts instead, which checks them
+  // and writes through the same store, so a refused form leaves nothing behind. It sits on the
+  // server itself, so the fault layer and the edge, both in front of it, see it as any request.
+  const s3rverListeners = httpServer.listeners('request') as ((
+    request: IncomingMessage,
+    response: ServerResponse,
+  ) => void)[];
+  httpServer.removeAllListeners('request');
+  httpServer.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const formBucket = postObjectBucket(request);
+    if (formBucket === undefined) {
+      for (const listener of s3rverListeners) listener.call(httpServer, request, response);
+      return;
+    }
+    void servePostObject(request, response, formBucket, {
+      bucketExists: async (name) => Boolean(await store.getBucket(name)),
+      putObject: (object) => store.putObject(object),
+      onStored: (posted) =>
+        announce({
+          bucket: posted.bucket,
+          key: posted.key,
+          etag: posted.md5,
+          size: posted.size,
+          time: new Date().toISOString(),
+          requestId: posted.requestId,
+          sourceIp: posted.sourceIp,
+          reason: 'PostObject',
+        }),
+    });
+  });
   return {
     endpoint,
     server: httpServer,
