@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
   ComparisonOperator,
@@ -57,6 +58,11 @@ export interface ObservabilityProps {
   readonly deliveryStream: IDeliveryStream;
   /** The run ledger (graphed: its capacity and the duplicate claims it refused). */
   readonly table: ITableV2;
+  /**
+   * The HTTP API, whose server errors alarm.
+   * @default - no API alarm
+   */
+  readonly api?: IHttpApi;
 
   /**
    * The delivery stream's buffering interval; the freshness alarm's threshold is
@@ -186,6 +192,17 @@ export class Observability extends Construct {
       bufferingInterval,
       maxIteratorAge,
     });
+    if (props.api) {
+      alarms.forResource('Api')({
+        id: 'ServerErrors',
+        metric: props.api.metricServerError({ period: ALARM_PERIOD, statistic: 'Sum' }),
+        threshold: 1,
+        comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // API Gateway publishes 5XX only for periods with requests: none asked, none failed.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        description: `the HTTP API answered 5XX: partners could not upload or read statuses. The stage's access log has each request's integrationError and authorizerError; the HttpApi function's log group has the error (its own Errors alarm fires too when it threw). A 4XX is the caller's and does not alarm.`,
+      });
+    }
     this.alarms = alarms.created;
 
     const action = new SnsAction(this.topic);

@@ -234,6 +234,7 @@ export class SluiceStack extends Stack {
       stream: this.aggregates.stream,
       deliveryStream: this.aggregates.deliveryStream,
       table: this.table,
+      api: this.api.api,
     });
     // After the topic exists: RecordOutcome and SummariseBatch publish notices to it.
     const resources = {

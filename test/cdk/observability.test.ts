@@ -136,6 +136,16 @@ const EXPECTED: readonly ExpectedAlarm[] = [
     comparison: 'GreaterThanThreshold',
     treatMissingData: 'notBreaching',
   },
+  {
+    name: 'Sluice-Api-ServerErrors',
+    namespace: 'AWS/ApiGateway',
+    metricName: '5xx',
+    dimensions: () => [{ Name: 'ApiId', Value: ref('AWS::ApiGatewayV2::Api', 'Api') }],
+    statistic: 'Sum',
+    threshold: () => 1,
+    comparison: 'GreaterThanOrEqualToThreshold',
+    treatMissingData: 'notBreaching',
+  },
 ];
 
 /** Each function's Errors alarm: Lambda's Errors less the InputErrors its file tasks emit. */
@@ -144,10 +154,10 @@ const ERRORS_ALARMS = FUNCTIONS.map((fn) => ({ name: `Sluice-${fn.id}-Errors`, f
 const ALARM_NAMES = [...EXPECTED.map((e) => e.name), ...ERRORS_ALARMS.map((e) => e.name)];
 
 describe('alarms', () => {
-  it('has 3 per state machine, 3 per registry function, 1 per dead-letter queue and 2 for delivery', () => {
+  it('has 3 per state machine, 3 per registry function, 1 per dead-letter queue, 2 for delivery and 1 for the API', () => {
     // THEN a function added to the registry without alarms changes the count and fails here
     const alarms = template.findResources('AWS::CloudWatch::Alarm');
-    expect(Object.keys(alarms)).toHaveLength(3 * 2 + 3 * FUNCTIONS.length + 2 + 2);
+    expect(Object.keys(alarms)).toHaveLength(3 * 2 + 3 * FUNCTIONS.length + 2 + 2 + 1);
     expect(
       Object.values(alarms)
         .map((a) => a.Properties.AlarmName)
