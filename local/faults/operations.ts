@@ -30,6 +30,8 @@ export function s3Operation(request: IncomingMessage): string {
     return `${verb}${scope}${noun}`;
   }
   if (!hasKey) {
+    // A browser form's upload goes to the bucket itself.
+    if (method === 'POST') return 'PostObject';
     if (method === 'PUT') return 'CreateBucket';
     if (method === 'DELETE') return 'DeleteBucket';
     if (method === 'HEAD') return 'HeadBucket';

@@ -210,9 +210,16 @@ describe('sluice up serves the HTTP API', () => {
     ]);
     const future = await call(`/datasets/orders/files?since=2999-01-01T00:00:00Z`);
     expect(((await future.json()) as { items: unknown[] }).items).toEqual([]);
-    const bad = await call('/datasets/orders/files?status=NOPE');
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('status');
+    for (const [query, field] of [
+      ['status=NOPE', 'status'],
+      ['since=yesterday', 'since'],
+      ['limit=5000', 'limit'],
+      ['nextToken=garbage', 'nextToken'],
+    ]) {
+      const bad = await call(`/datasets/orders/files?${query}`);
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { field: string } }).error.field).toBe(field);
+    }
   });
 
   it('the S3 endpoint refuses an upload over the policy size, and nothing lands', async () => {
