@@ -1,12 +1,12 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { dynamodb } from '#commons/clients/dynamodb.ts';
-import { LEDGER } from '#commons/constants.ts';
 import {
+  type CountedFile,
   type DatasetExpectation,
   missedSlot,
   type RowsExpectation,
-  rowDrift,
+  rowCountFindings,
 } from '#commons/expectations.ts';
 import { expectationsJson, tableName } from '#commons/helpers/config.ts';
 import { classifyError } from '#commons/helpers/handler.ts';
@@ -14,6 +14,7 @@ import { logger } from '#commons/helpers/logger.ts';
 import { publishNotice } from '#commons/helpers/notices.ts';
 import { lateArrivalNotice, type Notice, rowDriftNotice } from '#commons/notices.ts';
 import type { LedgerItem } from '#commons/outcome.ts';
+import { RunLedger } from '#commons/run-ledger.ts';
 import type { FileStatus } from '#commons/types.ts';
 
 /** Every status a file version's item can have: a file that arrived has one of them. */
@@ -24,37 +25,16 @@ const STATUSES: readonly FileStatus[] = [
   'QUARANTINED',
   'SKIPPED_DUPLICATE',
 ];
-/** Newest files whose row counts each run looks at, and how far back. */
-const RECENT_FILES = 20;
-const RECENT_MS = 24 * 3600_000;
+/**
+ * How far back each run judges row counts. Far more than the 15 minutes between runs: a run that
+ * failed its retries (Scheduler drops it after an hour), or a function broken for hours, still
+ * leaves its files to a later run. Reading a day's ledger items every run costs a few Query pages.
+ */
+const ROW_WINDOW_MS = 24 * 3600_000;
+/** Items per ledger Query page: enough for a day of most feeds, few when only the trailing remain. */
+const PAGE_SIZE = 100;
 
-/** Items of a dataset with a status, newest first, from `since` on. */
-async function itemsOf(
-  dataset: string,
-  status: FileStatus,
-  limit: number,
-  since = '',
-): Promise<LedgerItem[]> {
-  const { Items = [] } = await dynamodb.send(
-    new QueryCommand({
-      TableName: tableName(),
-      IndexName: LEDGER.statusIndex,
-      KeyConditionExpression: '#dataset = :dataset AND #statusAt BETWEEN :from AND :to',
-      ExpressionAttributeNames: {
-        '#dataset': LEDGER.statusIndexPartitionKey,
-        '#statusAt': LEDGER.statusIndexSortKey,
-      },
-      ExpressionAttributeValues: {
-        ':dataset': dataset,
-        ':from': `${status}#${since}`,
-        ':to': `${status}#\uffff`,
-      },
-      ScanIndexForward: false,
-      Limit: limit,
-    }),
-  );
-  return Items as LedgerItem[];
-}
+const ledger = new RunLedger(dynamodb, tableName());
 
 const timeOf = (item: LedgerItem) => item.statusAt.slice(item.statusAt.indexOf('#') + 1);
 
@@ -76,8 +56,11 @@ async function notifyOnce(dataset: string, id: string, notice: Notice): Promise<
 async function checkArrival(expectation: DatasetExpectation, now: Date): Promise<number> {
   const { arrival, dataset } = expectation;
   if (!arrival) return 0;
-  const newest = (await Promise.all(STATUSES.map((status) => itemsOf(dataset, status, 1)))).flat();
-  const last = newest
+  const pages = await Promise.all(
+    STATUSES.map((status) => ledger.datasetPage(dataset, { status, limit: 1 })),
+  );
+  const last = pages
+    .flatMap((page) => page.items)
     .map((item) => new Date(item.receivedAt))
     .sort((a, b) => b.getTime() - a.getTime())[0];
   const slot = missedSlot(arrival, now, last);
@@ -91,24 +74,48 @@ const rowsOf = (item: LedgerItem): number | undefined => {
   return typeof rows === 'number' ? rows : undefined;
 };
 
+type CountedItem = CountedFile & { readonly item: LedgerItem };
+
+/**
+ * A dataset's validated CSVs of one status, newest first: every one from `since` on, then the
+ * `trailing` just before it, however many pages that takes. One read goes on past `since` for
+ * the trailing files, so they need no second, bounded query; items without a row count (not a
+ * CSV, or rejected before it was read) are passed over, since they cannot be a baseline.
+ */
+async function countedFiles(
+  dataset: string,
+  status: FileStatus,
+  since: string,
+  trailing: number,
+): Promise<CountedItem[]> {
+  const files: CountedItem[] = [];
+  let earlier = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await ledger.datasetPage(dataset, { status, limit: PAGE_SIZE, startKey });
+    for (const item of page.items) {
+      const rows = rowsOf(item);
+      if (rows === undefined) continue;
+      const at = timeOf(item);
+      if (at < since && ++earlier > trailing) return files;
+      files.push({ at, rows, item });
+    }
+    startKey = page.lastKey;
+  } while (startKey);
+  return files;
+}
+
 async function checkRows(dataset: string, rows: RowsExpectation, now: Date): Promise<number> {
-  // Validated CSVs, rejected ones included: a rejected file's row count is still its size.
-  const items = (
-    await Promise.all(
-      (['SUCCEEDED', 'QUARANTINED'] as const).map((status) =>
-        itemsOf(dataset, status, RECENT_FILES + rows.trailing),
-      ),
-    )
-  )
-    .flat()
-    .filter((item) => rowsOf(item) !== undefined)
-    .sort((a, b) => timeOf(b).localeCompare(timeOf(a)));
+  const since = new Date(now.getTime() - ROW_WINDOW_MS).toISOString();
+  // Rejected CSVs count too: a rejected file's row count is still the feed's size.
+  const files = await Promise.all(
+    (['SUCCEEDED', 'QUARANTINED'] as const).map((status) =>
+      countedFiles(dataset, status, since, rows.trailing),
+    ),
+  );
   let published = 0;
-  for (const [index, item] of items.slice(0, RECENT_FILES).entries()) {
-    if (now.getTime() - Date.parse(timeOf(item)) > RECENT_MS) break;
-    const before = items.slice(index + 1).map((older) => rowsOf(older) as number);
-    const reason = rowDrift(rows, rowsOf(item) as number, before);
-    if (!reason) continue;
+  for (const { file, reason } of rowCountFindings(rows, files.flat(), since)) {
+    const { item } = file;
     const id = `RowCountDrift#${item.key}#${item.versionTag}#${item.attempt ?? 0}`;
     if (await notifyOnce(dataset, id, rowDriftNotice(item, reason, now))) published++;
   }

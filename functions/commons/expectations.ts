@@ -72,3 +72,39 @@ export function rowDrift(
     : 'from 0';
   return `${count} rows, ${shown} against the mean of the last ${trailing.length} (${mean.toFixed(1)}); at most ${rows.maxChangePercent}% expected`;
 }
+
+/** A validated CSV as the row check sees it. */
+export interface CountedFile {
+  /** When it reached its final status: the ISO time of its `statusAt`. */
+  readonly at: string;
+  readonly rows: number;
+}
+
+/** A file whose row count is off, and why. */
+export interface RowCountFinding<T extends CountedFile> {
+  readonly file: T;
+  readonly reason: string;
+}
+
+/**
+ * The files from `since` on whose row count is off, oldest first. Each is judged against the
+ * `trailing` files before it, of either status, so `files` (in any order, statuses mixed) must
+ * hold every file from `since` on plus, per status, the `trailing` newest before `since`: merged,
+ * those are the oldest file's own trailing files. Files before `since` are only that baseline.
+ */
+export function rowCountFindings<T extends CountedFile>(
+  rows: RowsExpectation,
+  files: readonly T[],
+  since: string,
+): RowCountFinding<T>[] {
+  const newestFirst = [...files].sort((a, b) => b.at.localeCompare(a.at));
+  const findings: RowCountFinding<T>[] = [];
+  for (const [index, file] of newestFirst.entries()) {
+    // ISO times of one format sort as strings, as the index's sort key does.
+    if (file.at < since) break;
+    const before = newestFirst.slice(index + 1, index + 1 + rows.trailing).map((f) => f.rows);
+    const reason = rowDrift(rows, file.rows, before);
+    if (reason) findings.push({ file, reason });
+  }
+  return findings.reverse();
+}

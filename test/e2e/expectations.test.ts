@@ -14,6 +14,7 @@ const EXPECTATIONS: DatasetExpectation[] = [
   { dataset: 'orders', arrival: DAILY, rows: { max: 3, maxChangePercent: 200, trailing: 7 } },
   // Declared, and no file of it ever comes.
   { dataset: 'returns', arrival: DAILY },
+  { dataset: 'invoices', rows: { maxChangePercent: 50, trailing: 3 } },
 ];
 
 let stack: LocalStack;
@@ -22,6 +23,15 @@ let dir: string;
 /** The notices published so far, as their JSON bodies. */
 const notices = () =>
   stack.notices.list().map((message) => JSON.parse(message.message) as Record<string, unknown>);
+
+/** Writes one CSV of `rows` rows per name under `<dir>/<run>/invoices/`, for one upload. */
+function invoices(run: string, names: readonly string[], rows: number): string {
+  const root = join(dir, run);
+  mkdirSync(join(root, 'invoices'), { recursive: true });
+  const body = `id,amount\n${Array.from({ length: rows }, (_, i) => `${i},${i * 10}\n`).join('')}`;
+  for (const name of names) writeFileSync(join(root, 'invoices', `${name}.csv`), body);
+  return root;
+}
 
 const check = (time: Date) =>
   stack.runtime.invoke('CheckExpectations', { time: time.toISOString() }) as Promise<{
@@ -87,5 +97,35 @@ describe('CheckExpectations against the ledger', () => {
     expect(orders?.error.message).toMatch(
       /^no file of orders since it was due at .*; the last came at /,
     );
+  });
+
+  it('judges every CSV since the last check, however many came after an off one', async () => {
+    // Prepare: a check, then 3 files of 4 rows, one of 8, and then more than a Query page of
+    // files of 4 rows, each upload after the one before finished.
+    await check(new Date());
+    await runFiles(stack, invoices('baseline', ['base-1', 'base-2', 'base-3'], 4));
+    await runFiles(stack, invoices('spike', ['spike'], 8));
+    const after = Array.from({ length: 110 }, (_, i) => `after-${i}`);
+    const outcomes = await runFiles(stack, invoices('after', after, 4));
+
+    // Act: the next check, and again.
+    const now = new Date();
+    await check(now);
+    const told = notices().filter((notice) => notice.dataset === 'invoices');
+    const again = await check(now);
+
+    // Assess: the spike, among the oldest files, is told once.
+    expect(outcomes.filter((outcome) => outcome.status === 'SUCCEEDED')).toHaveLength(110);
+    expect(told).toEqual([
+      expect.objectContaining({
+        kind: 'RowCountDrift',
+        key: 'incoming/invoices/spike.csv',
+        error: {
+          name: 'RowCountDrift',
+          message: '8 rows, +100% against the mean of the last 3 (4.0); at most 50% expected',
+        },
+      }),
+    ]);
+    expect(again.notices).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ import {
   dueSlot,
   missedSlot,
   type RowsExpectation,
+  rowCountFindings,
   rowDrift,
 } from '#commons/expectations.ts';
 import { parseDeclaration } from '#commons/schedules.ts';
@@ -83,6 +84,61 @@ describe('row counts', () => {
     expect(rowDrift({ maxChangePercent: 500, trailing: 2 }, 3, [0, 0])).toBe(
       '3 rows, from 0 against the mean of the last 2 (0.0); at most 500% expected',
     );
+  });
+});
+
+describe('row counts of a window of files', () => {
+  const rows: RowsExpectation = { max: 1000, maxChangePercent: 50, trailing: 3 };
+  const since = '2026-12-03T10:00:00.000Z';
+  /** A file that reached its status `minutes` after `since` (before it when negative). */
+  const file = (name: string, minutes: number, count: number) => ({
+    name,
+    at: new Date(Date.parse(since) + minutes * 60_000).toISOString(),
+    rows: count,
+  });
+
+  it('judges the oldest file of the window against the trailing files before it, of both statuses', () => {
+    // Prepare: two statuses' files, each with its 3 newest before the window, as the handler
+    // reads them; the 3 newest of both together are the oldest file's trailing files.
+    const before = [
+      file('succeeded-1', -1, 100),
+      file('succeeded-2', -3, 100),
+      file('succeeded-3', -4, 1),
+      file('quarantined-1', -2, 100),
+      file('quarantined-2', -5, 1),
+      file('quarantined-3', -6, 1),
+    ];
+
+    // Act: a file at `since` is in the window.
+    const within = rowCountFindings(rows, [file('oldest', 0, 150), ...before], since);
+    const over = rowCountFindings(rows, [file('oldest', 0, 151), ...before], since);
+
+    // Assess: against 100, 100 and 100; the files before the window are not judged.
+    expect(within).toEqual([]);
+    expect(over.map(({ file, reason }) => [file.name, reason])).toEqual([
+      ['oldest', '151 rows, +51% against the mean of the last 3 (100.0); at most 50% expected'],
+    ]);
+  });
+
+  it('tells every off file of the window, oldest first, and none from before it', () => {
+    // Prepare: 30 files a minute apart, given in no order, with a spike early on; before the
+    // window, one over max (older than any window file's trailing files).
+    const files = [
+      file('before-over-max', -4, 1001),
+      ...[-3, -2, -1].map((minutes) => file(`before${minutes}`, minutes, 100)),
+      ...Array.from({ length: 30 }, (_, i) => file(`f${i}`, i, i === 3 ? 200 : 100)),
+      file('last', 40, 10),
+    ].reverse();
+
+    // Act
+    const findings = rowCountFindings(rows, files, since);
+
+    // Assess: the spike and the drop at the end; the files after the spike are within 50% of
+    // means that include it.
+    expect(findings.map(({ file, reason }) => [file.name, reason])).toEqual([
+      ['f3', '200 rows, +100% against the mean of the last 3 (100.0); at most 50% expected'],
+      ['last', '10 rows, -90% against the mean of the last 3 (100.0); at most 50% expected'],
+    ]);
   });
 });
 
