@@ -132,7 +132,9 @@ const OPERATIONS: Record<
     const { domainName, stage } = event.requestContext;
     const scheme = event.headers['x-forwarded-proto'] ?? 'https';
     const base = `${scheme}://${domainName}${stage === '$default' ? '' : `/${stage}`}`;
-    return json(200, openApiDocument(base));
+    // An IAM-authorized route's request carries the caller's identity under `iam`.
+    const authorizer = (event.requestContext as { authorizer?: { iam?: unknown } }).authorizer;
+    return json(200, openApiDocument(base, authorizer?.iam ? 'sigv4' : 'bearer'));
   },
 };
 

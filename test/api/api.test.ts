@@ -92,6 +92,18 @@ describe('routes', () => {
     expect(matchRoute('GET', '/files/%E0%A4%A')).toBeUndefined();
   });
 
+  it("describe the caller's authentication as the gateway in front is set up", () => {
+    const bearer = openApiDocument('http://127.0.0.1:4601') as {
+      security: object[];
+      components: { securitySchemes: Record<string, { type: string }> };
+    };
+    expect(bearer.security).toEqual([{ bearer: [] }]);
+    expect(bearer.components.securitySchemes.bearer?.type).toBe('http');
+    const iam = openApiDocument('https://x.execute-api', 'sigv4') as typeof bearer;
+    expect(iam.security).toEqual([{ sigv4: [] }]);
+    expect(Object.keys(iam.components.securitySchemes)).toEqual(['sigv4']);
+  });
+
   it('make an OpenAPI document of every route, its parameters and its answers', () => {
     const document = openApiDocument('https://api.example') as {
       paths: Record<string, Record<string, Record<string, unknown>>>;

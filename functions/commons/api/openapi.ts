@@ -31,12 +31,35 @@ function parametersOf(route: ApiRoute): unknown[] {
   return parameters;
 }
 
+/** How callers authenticate, as the API Gateway in front of the function is set up. */
+export type ApiAuth = 'bearer' | 'sigv4';
+
+const SECURITY_SCHEMES: Record<ApiAuth, Record<string, unknown>> = {
+  bearer: {
+    type: 'http',
+    scheme: 'bearer',
+    description: "A JWT from the stack's issuer on AWS; sluice up's --api-token offline",
+  },
+  // OpenAPI has no SigV4 scheme; API Gateway's own exports describe it this way.
+  sigv4: {
+    type: 'apiKey',
+    name: 'Authorization',
+    in: 'header',
+    'x-amazon-apigateway-authtype': 'awsSigv4',
+    description: 'AWS SigV4, by a principal allowed execute-api:Invoke',
+  },
+};
+
 /**
  * The API's OpenAPI 3.1 document, made from the route table so it cannot drift from what the
  * handler and API Gateway serve. A greedy `{key+}` is API Gateway's; OpenAPI names it `{key}`.
  * @param serverUrl where this API answers (the stage's URL, or `sluice up`'s)
+ * @param auth how callers authenticate
  */
-export function openApiDocument(serverUrl: string): Record<string, unknown> {
+export function openApiDocument(
+  serverUrl: string,
+  auth: ApiAuth = 'bearer',
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of API_ROUTES as readonly ApiRoute[]) {
     const path = route.path.replace(/\{(\w+)\+\}/g, '{$1}');
@@ -45,7 +68,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         description: route.summary,
         content: { 'application/json': { schema: schemaOf(route.response.schema) } },
       },
-      401: errorResponse('No token, or a token that is not good'),
+      401: errorResponse('No credentials, or credentials that are not good'),
     };
     for (const [status, description] of Object.entries(route.errors)) {
       responses[status] = errorResponse(description);
@@ -73,16 +96,8 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         'Upload files to a sluice pipeline over HTTPS with a presigned S3 POST, and ask what became of them.',
     },
     servers: [{ url: serverUrl }],
-    security: [{ bearer: [] }],
-    components: {
-      securitySchemes: {
-        bearer: {
-          type: 'http',
-          scheme: 'bearer',
-          description: "On AWS, a JWT from the stack's issuer; offline, sluice up's --api-token",
-        },
-      },
-    },
+    security: [{ [auth]: [] }],
+    components: { securitySchemes: { [auth]: SECURITY_SCHEMES[auth] } },
     paths,
   };
 }
