@@ -272,3 +272,26 @@ describe('the history of a stopped or caught state', () => {
     await sfn.close();
   });
 });
+
+describe('validating a definition', () => {
+  it('refuses one that is invalid on every start: only a valid one is remembered', () => {
+    const broken = {
+      ...DEFINITION,
+      States: { ...DEFINITION.States, Finish: { ...DEFINITION.States.Finish, Next: 'Nowhere' } },
+    };
+    const start = () =>
+      new LocalStepFunctions({
+        stateMachines: [{ arn: ARN, definition: structuredClone(broken) }],
+        resolveTask: () => async () => null,
+      });
+    expect(start).toThrow(/State machine definition is invalid/);
+    expect(start).toThrow(/State machine definition is invalid/);
+    const valid = () =>
+      new LocalStepFunctions({
+        stateMachines: [{ arn: ARN, definition: structuredClone(DEFINITION) }],
+        resolveTask: () => async () => null,
+      });
+    expect(valid).not.toThrow();
+    expect(valid).not.toThrow();
+  });
+});

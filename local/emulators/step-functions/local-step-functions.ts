@@ -5,7 +5,13 @@ import {
   type LocalEndpoint,
   serveJsonProtocol,
 } from '../endpoint.ts';
-import { allStates, taskStates } from './definition.ts';
+import {
+  allStates,
+  rememberValidated,
+  taskStates,
+  validatedBefore,
+  validationKey,
+} from './definition.ts';
 import { type LocalMapRunStates, localMapRuns, mapRunArnOf } from './distributed-map.ts';
 import {
   type ExecutionJournal,
@@ -116,14 +122,16 @@ class Machine {
     if (!interpreter) {
       // The whole definition is validated once; a later start leaves states unreachable, which
       // the validator rejects.
-      const validationOptions =
-        state === this.definition.StartAt
-          ? { checkArn: true, checkPaths: true }
-          : { noValidate: true };
+      // Keyed before the validator runs: it writes defaults (QueryLanguage) into the states.
+      const key = state === this.definition.StartAt ? validationKey(this.definition) : undefined;
+      const validate = key !== undefined && !validatedBefore(key);
       interpreter = new StateMachine(
         { ...this.definition, StartAt: state } as StateMachineDefinition,
-        { validationOptions },
+        {
+          validationOptions: validate ? { checkArn: true, checkPaths: true } : { noValidate: true },
+        },
       );
+      if (validate) rememberValidated(key);
       this.interpreters.set(state, interpreter);
     }
     return interpreter;
