@@ -48,7 +48,7 @@ export function upCommand(): Command {
   return new Command('up')
     .description(
       'Run the local stack as a service on one endpoint, until Ctrl-C or SIGTERM. Every AWS API ' +
-        'it emulates (S3, DynamoDB, Kinesis, Step Functions, SQS) answers on http://127.0.0.1:<port>, ' +
+        'it emulates (S3, DynamoDB, Kinesis, Step Functions, SQS, SNS) answers on http://127.0.0.1:<port>, ' +
         'routed by the SigV4 credential scope, with any credentials: the AWS CLI, boto3 and the ' +
         "SDKs work unchanged with only AWS_ENDPOINT_URL. Uploads under incoming/ start the pipeline as 'run' does.",
     )
