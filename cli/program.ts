@@ -50,6 +50,10 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'follow an execution, or every execution, live',
     load: async () => (await import('./commands/watch.ts')).watchCommand(),
   },
+  console: {
+    summary: 'serve the console page for a deployed stack or any running `sluice up`',
+    load: async () => (await import('./commands/console.ts')).consoleCommand(),
+  },
   redrive: {
     summary: 'redrive failed executions from the state that failed, or the upload DLQ',
     load: async () => (await import('./commands/redrive.ts')).redriveCommand(),

@@ -34,9 +34,25 @@ export interface QueuedEvent {
   readonly movedAt?: string;
 }
 
+/** Approximate message counts, as SQS's GetQueueAttributes gives them; null where unknown. */
+export interface QueueCounts {
+  /** Upload events waiting to be received (ApproximateNumberOfMessages). */
+  readonly waiting: number | null;
+  /** Received by the start function and not yet deleted (ApproximateNumberOfMessagesNotVisible). */
+  readonly inFlight: number | null;
+  /** In the dead-letter queue. */
+  readonly deadLetters: number | null;
+}
+
 export interface UploadPath {
   readonly waiting: readonly QueuedEvent[];
   readonly deadLetters: readonly QueuedEvent[];
+  /**
+   * Counts instead of events, where a feed cannot list the events without receiving them (a
+   * deployed stack); `waiting` and `deadLetters` are then empty.
+   * @default - absent: `waiting` and `deadLetters` list every event
+   */
+  readonly counts?: QueueCounts;
 }
 
 /** What the console reads beyond the ops API: pushes where the Step Functions API only answers. */
