@@ -1,15 +1,8 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { DEFAULT_DATA_DIR } from '#local/service/endpoint-file.ts';
 import { type OpsDeps, opsAction, TARGET_HELP } from '../ops/command.ts';
 import { InvalidOption } from '../ops/errors.ts';
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65_535) {
-    throw new InvalidArgumentError('a port is a whole number from 0 to 65535 (0 picks a free one)');
-  }
-  return port;
-}
+import { parsePort } from './up.ts';
 
 /** Resolves on SIGTERM or when `signal` aborts (Ctrl-C, through opsAction), whichever is first. */
 function stopped(signal: AbortSignal, onSigterm: boolean): Promise<void> {

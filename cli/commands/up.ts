@@ -12,7 +12,8 @@ const DEFAULT_PORT = 4599;
 /** A stop that takes longer than this is stuck: exit rather than hang the terminal. */
 const STOP_DEADLINE_MS = 9_000;
 
-function parsePort(value: string): number {
+/** A `--port`-like option's value: 0 to 65535, where 0 picks a free port. */
+export function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65_535) {
     throw new InvalidArgumentError('a port is a whole number from 0 to 65535 (0 picks a free one)');
