@@ -44,6 +44,7 @@ describe('filenameProblem', () => {
     ['tab\there.csv', /control/],
     ['del\u007f.csv', /control/],
     [' lead.csv', /white space/],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: S3's own placeholder, literally
     ['${filename}', /fill in/],
     ['é'.repeat(128), /over 255 bytes/],
   ])('refuses %j', (name, why) => {

@@ -120,6 +120,7 @@ describe('sluice up serves the HTTP API', () => {
     ['an over-long name', `${'a'.repeat(300)}.csv`],
     ['an empty name', ''],
     ['dot-dot', '..'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: S3's own placeholder, literally
     ["S3's ${filename} placeholder", '${filename}'],
     ['an unsupported type', 'report.pdf'],
   ])('refuses a filename with %s, naming the field', async (_, filename) => {
