@@ -50,6 +50,8 @@ interface Environment {
   readonly ready: Promise<void>;
   /** Its handler module is loaded (or failed to load). */
   started?: boolean;
+  /** When it last went idle (or was started idle); the reaper ends it after the idle timeout. */
+  idleSince?: number;
   current?: Invocation;
   discarded?: boolean;
 }
@@ -62,6 +64,13 @@ interface Environment {
  * 14 after (11 once it warmed only the functions an upload goes through).
  */
 const SCALE_OUT_DELAY_MS = 50;
+
+/**
+ * How long an environment may sit idle before it is ended, as Lambda reclaims idle ones. Lambda
+ * waits some minutes; on one machine the 20-30 MB each holds matter more than the cold start
+ * the next invocation pays, so a long `sluice up` gives back what a burst started.
+ */
+export const IDLE_TIMEOUT_MS = 60_000;
 
 /**
  * Bundles each handler as CDK's NodejsFunction does for Lambda (the registry's BUNDLING), so an
@@ -106,6 +115,8 @@ export interface LambdaRuntimeOptions {
   readonly account: string;
   /** @default SCALE_OUT_DELAY_MS */
   readonly scaleOutDelayMs?: number;
+  /** @default IDLE_TIMEOUT_MS */
+  readonly idleTimeoutMs?: number;
 }
 
 /**
@@ -120,6 +131,7 @@ export class LocalLambdaRuntime {
   private readonly byId: Map<string, FunctionDefinition>;
   private inFlightCount = 0;
   private closed = false;
+  private readonly reaper: NodeJS.Timeout;
 
   private constructor(
     private readonly options: LambdaRuntimeOptions,
@@ -127,6 +139,10 @@ export class LocalLambdaRuntime {
   ) {
     this.byId = new Map(options.functions.map((fn) => [fn.id, fn]));
     mkdirSync(options.logDir, { recursive: true });
+    const idleMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.reaper = setInterval(() => this.reap(idleMs), Math.min(idleMs / 2, 30_000));
+    // A reaper alone keeps no process alive.
+    this.reaper.unref();
   }
 
   /** Bundles every handler, then serves invocations. */
@@ -155,6 +171,7 @@ export class LocalLambdaRuntime {
       if (this.closed || pool.idle.length + pool.busy.size > 0) continue;
       // Idle at once: an invocation that takes it waits for it to be ready, as for any spawn.
       const environment = this.spawn(fn);
+      environment.idleSince = Date.now();
       pool.idle.push(environment);
     }
   }
@@ -178,6 +195,7 @@ export class LocalLambdaRuntime {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.reaper);
     const workers = [...this.pools.values()].flatMap((pool) => [...pool.idle, ...pool.busy]);
     await Promise.all(workers.map((environment) => environment.worker.terminate()));
     await Promise.all(
@@ -247,9 +265,22 @@ export class LocalLambdaRuntime {
     const pool = this.pool(fn);
     pool.busy.delete(environment);
     if (environment.current === undefined && !environment.discarded && !this.closed) {
+      environment.idleSince = Date.now();
       pool.idle.push(environment);
     }
     this.waiting.get(fn.id)?.shift()?.();
+  }
+
+  /** Ends the environments idle for `idleMs` or longer; the next invocation starts cold. */
+  private reap(idleMs: number): void {
+    const now = Date.now();
+    for (const [id, pool] of this.pools) {
+      const fn = this.byId.get(id);
+      if (!fn) continue;
+      for (const environment of pool.idle) {
+        if (now - (environment.idleSince ?? now) >= idleMs) this.discard(fn, environment);
+      }
+    }
   }
 
   private discard(fn: FunctionDefinition, environment: Environment): void {

@@ -229,6 +229,7 @@ export class LocalStack {
         logDir,
         region: LOCAL_REGION,
         account: LOCAL_ACCOUNT_ID,
+        idleTimeoutMs: Number(process.env.SLUICE_LAMBDA_IDLE_MS) || undefined,
       });
       closers.push(() => runtime?.close() ?? Promise.resolve());
       // Before the runtime goes: a task cut off by a stopping runtime must not look like a task

@@ -150,3 +150,27 @@ describe('scaling out', () => {
     expect(new Set(results.map((result) => result.environmentId)).size).toBe(1);
   });
 });
+
+describe('idle environments', () => {
+  it('are ended after the idle timeout, and the next invocation starts a fresh one', async () => {
+    // Prepare
+    const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-idle-'));
+    const reaping = await probeRuntime(logs, { idleTimeoutMs: 200 });
+    try {
+      const echo = async () =>
+        ((await reaping.invoke('Probe', { action: 'echo' })) as { invocations: number })
+          .invocations;
+      expect(await echo()).toBe(1);
+      expect(await echo()).toBe(2);
+
+      // Act: idle past the timeout (the reaper looks every 100 ms)
+      await new Promise((resolve) => setTimeout(resolve, 500));
+
+      // Assess: a fresh environment counts from 1 again
+      expect(await echo()).toBe(1);
+    } finally {
+      await reaping.close();
+      rmSync(logs, { recursive: true, force: true });
+    }
+  });
+});
