@@ -5,38 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectUsageError, runSluice } from './cli-process.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'cli/sluice.js');
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** `sluice <args>` in its own process, as a script runs it, with no AWS settings inherited. */
-function sluice(...args: string[]): Promise<Run> {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')),
-  );
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
-      const code = error ? Number((error as { code?: unknown }).code ?? 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The contract for bad input: exit code 2 and one line on stderr, never a stack trace. */
-function expectUsageError(run: Run, message: RegExp): void {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe('');
-  const lines = run.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(message);
-  expect(run.stderr).not.toMatch(/^\s+at /m);
-}
+const sluice = (...args: string[]) => runSluice(args);
 
 /** The pid of a process that has exited and been reaped. */
 function deadPid(): Promise<number> {

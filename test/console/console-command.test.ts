@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +13,7 @@ import { LocalStack } from '#local/stack/stack.ts';
 import { type OpsTarget, targetFromLocalStack } from '../../cli/ops/target.ts';
 import type { ExecutionChange } from '../../console/server/console-server.ts';
 import { PollingFeed } from '../../console/server/polling-feed.ts';
+import { envWithoutAws, expectUsageError, runSluice } from '../cli/cli-process.ts';
 import { until } from '../cli/ops-helpers.ts';
 import { type RunningUp, startSluiceUp } from '../e2e/sluice-up.ts';
 
@@ -24,13 +25,6 @@ const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
 const BADGE = readFileSync(join(ROOT, 'sample-data/photos/badge.png'));
 const PHOTO = readFileSync(join(ROOT, 'sample-data/photos/dunes-small.png'));
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'ABORTED', 'TIMED_OUT']);
-
-/** The process env with no AWS settings, so nothing of the machine's own AWS setup leaks in. */
-function envWithoutAws(): Record<string, string | undefined> {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')),
-  );
-}
 
 /** The key of the file an execution's input names. */
 const keyOf = (change: ExecutionChange) =>
@@ -190,29 +184,7 @@ function startConsole(...args: string[]): Promise<RunningConsole> {
   });
 }
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function sluice(args: readonly string[], env = envWithoutAws()): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, env }, (error, stdout, stderr) => {
-      const code = error ? Number((error as { code?: unknown }).code ?? 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The contract for bad input: exit code 2 and one line on stderr, never a stack trace. */
-function expectUsageError(run: Run, message: RegExp): void {
-  expect(run.code).toBe(2);
-  expect(run.stdout).toBe('');
-  const lines = run.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(message);
-}
+const sluice = runSluice;
 
 describe('sluice console --endpoint, against a running sluice up, in Chromium', () => {
   let up: RunningUp;
