@@ -50,6 +50,12 @@ export interface LocalStackOptions {
   /** Milliseconds between ASL retries instead of the real backoff (tests). */
   readonly retryIntervalMs?: number;
   /**
+   * The upload queue's first visibility timeout after a failed delivery (tripled at each
+   * receive), for tests that want redeliveries spread over longer than `retryIntervalMs`.
+   * @default - `retryIntervalMs`, else 1000
+   */
+  readonly queueVisibilityTimeoutMs?: number;
+  /**
    * Stands in front of every endpoint and the Lambda invoke path once the stack is prepared.
    * @default - no fault layer: calls go straight to the emulators
    */
@@ -242,7 +248,7 @@ export class LocalStack {
         batchSize: UPLOAD_QUEUE.batchSize,
         maxReceiveCount: UPLOAD_QUEUE.maxReceiveCount,
         concurrency: 2,
-        visibilityTimeoutMs: options.retryIntervalMs ?? 1000,
+        visibilityTimeoutMs: options.queueVisibilityTimeoutMs ?? options.retryIntervalMs ?? 1000,
         directory: at('queue'),
       });
       closers.push(async () => queue?.close());

@@ -21,7 +21,10 @@ let stack: LocalStack;
 let upload = 0;
 
 beforeAll(async () => {
-  stack = await LocalStack.start({ faults, retryIntervalMs: 10 });
+  // Five receives 10, 30, 90 and 270 ms apart fit inside one short burst of faults, which no
+  // queue with a real visibility timeout would meet: the chaos run's redeliveries are spread
+  // over some 8 s instead.
+  stack = await LocalStack.start({ faults, retryIntervalMs: 10, queueVisibilityTimeoutMs: 200 });
   await stack.s3.send(
     new PutObjectCommand({
       Bucket: stack.names.bucketName,
