@@ -52,18 +52,22 @@ interface Environment {
   started?: boolean;
   /** When it last went idle (or was started idle); the reaper ends it after the idle timeout. */
   idleSince?: number;
+  /** When its current invocation took it. */
+  busySince?: number;
   current?: Invocation;
   discarded?: boolean;
 }
 
 /**
- * How long an invocation waits for a busy environment of its function before another one is
- * started. Lambda starts one at once, but on two cores a start costs 150-300 ms of CPU that the
- * busy environments need, and most invocations here take a few milliseconds; a long one still
- * gets a second environment after this delay. `npm start` started 17 environments before and
- * 14 after (11 once it warmed only the functions an upload goes through).
+ * How long every busy environment of a function must have been on its current invocation before
+ * another one starts. Lambda starts one at once, but here the environments share two cores: a
+ * burst of short invocations runs no faster on twenty environments than on one per function,
+ * and each start costs 150-300 ms of CPU and 20-30 MB. Long invocations (a large file) still get
+ * more environments, up to the registry concurrency, so that they do not hold up the short ones.
+ * On 1,000 small files, this starts 11 environments instead of about 20: the run takes no
+ * longer, and its peak RSS falls by about a quarter.
  */
-const SCALE_OUT_DELAY_MS = 50;
+const SCALE_OUT_AFTER_MS = 250;
 
 /**
  * How long an environment may sit idle before it is ended, as Lambda reclaims idle ones. Lambda
@@ -113,8 +117,8 @@ export interface LambdaRuntimeOptions {
   readonly logDir: string;
   readonly region: string;
   readonly account: string;
-  /** @default SCALE_OUT_DELAY_MS */
-  readonly scaleOutDelayMs?: number;
+  /** @default SCALE_OUT_AFTER_MS */
+  readonly scaleOutAfterMs?: number;
   /** @default IDLE_TIMEOUT_MS */
   readonly idleTimeoutMs?: number;
 }
@@ -214,29 +218,33 @@ export class LocalLambdaRuntime {
 
   /**
    * An idle environment, or a new one within the function's concurrency. A new one starts only
-   * when no environment of the function is still starting and the caller has waited the
-   * scale-out delay for a busy one, so that a burst of short invocations shares the
-   * environments it has.
+   * when none of the function is still starting and every busy one has been on its invocation
+   * for the scale-out time, so that a burst of short invocations shares the environments it has.
    */
   private async acquire(fn: FunctionDefinition): Promise<Environment> {
     const pool = this.pool(fn);
-    const delay = this.options.scaleOutDelayMs ?? SCALE_OUT_DELAY_MS;
-    const since = Date.now();
+    const after = this.options.scaleOutAfterMs ?? SCALE_OUT_AFTER_MS;
     for (;;) {
       if (this.closed) throw new LambdaInvokeError('ServiceException', 'The local runtime stopped');
+      const now = Date.now();
       const idle = pool.idle.pop();
       if (idle) {
+        idle.busySince = now;
         pool.busy.add(idle);
         return idle;
       }
-      const starting = [...pool.busy].some((environment) => !environment.started);
-      const patient = pool.busy.size > 0 && (starting || Date.now() - since < delay);
-      if (pool.busy.size < fn.concurrency && !patient) {
+      const busy = [...pool.busy];
+      const starting = busy.some((environment) => !environment.started);
+      const youngest = Math.max(...busy.map((environment) => environment.busySince ?? now));
+      const longEnough = busy.length === 0 || (!starting && now - youngest >= after);
+      if (pool.busy.size < fn.concurrency && longEnough) {
         const environment = this.spawn(fn);
+        environment.busySince = now;
         pool.busy.add(environment);
         return environment;
       }
-      await this.nextRelease(fn, pool.busy.size < fn.concurrency ? delay : undefined);
+      const untilLong = starting ? after : after - (now - youngest);
+      await this.nextRelease(fn, pool.busy.size < fn.concurrency ? untilLong : undefined);
     }
   }
 

@@ -99,10 +99,11 @@ describe('the local Lambda runtime', () => {
   it('runs at most the registry concurrency at once', async () => {
     // Act
     const results = (await Promise.all(
-      Array.from({ length: 6 }, () => runtime.invoke('Probe', { action: 'sleep', ms: 200 })),
+      Array.from({ length: 6 }, () => runtime.invoke('Probe', { action: 'sleep', ms: 400 })),
     )) as { environmentId: string }[];
 
-    // Assess: six overlapping invocations share the two environments the registry allows.
+    // Assess: six overlapping invocations, each longer than the scale-out time (250 ms), share
+    // the two environments the registry allows.
     expect(results).toHaveLength(6);
     expect(new Set(results.map((result) => result.environmentId)).size).toBe(2);
   });
@@ -123,7 +124,7 @@ describe('pre-warming', () => {
     warm.prewarm();
     warm.prewarm();
     const results = (await Promise.all(
-      [1, 2, 3].map(() => warm.invoke('Probe', { action: 'sleep', ms: 100 })),
+      [1, 2, 3].map(() => warm.invoke('Probe', { action: 'sleep', ms: 400 })),
     )) as { environmentId: string }[];
     await warm.close();
     rmSync(warmLogs, { recursive: true, force: true });
@@ -137,7 +138,7 @@ describe('scaling out', () => {
   it('starts no second environment while short invocations can share the first', async () => {
     // Prepare: a delay no invocation here comes near, so the test does not depend on speed.
     const shareLogs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
-    const sharing = await probeRuntime(shareLogs, { scaleOutDelayMs: 60_000 });
+    const sharing = await probeRuntime(shareLogs, { scaleOutAfterMs: 60_000 });
 
     // Act: six invocations at once, before any environment exists.
     const results = (await Promise.all(
