@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -82,5 +82,29 @@ describe('cachedBuild', () => {
     expect(entryAgain).toBe(one);
     expect(builds).toBe(2);
     expect(existsSync(join(other, 'other.mjs'))).toBe(true);
+  });
+
+  it("counts a package's files through the install that put them in node_modules", async () => {
+    // Prepare: an entry that bundles a package, and npm's record of the install.
+    const cache = join(root, 'cache');
+    const later = (seconds: number) => new Date(Date.now() + seconds * 1000);
+    mkdirSync(join(root, 'node_modules', 'pkg'), { recursive: true });
+    writeFileSync(join(root, 'node_modules', 'pkg', 'index.js'), "export const value = 'v1';\n");
+    writeFileSync(join(root, 'node_modules', '.package-lock.json'), '{}');
+    writeFileSync(join(root, 'uses-pkg.js'), "export { value } from 'pkg';\n");
+    const first = await cachedBuild(root, cache, options('uses-pkg.js'));
+
+    // Act: the package changes in place, then an install records it.
+    writeFileSync(join(root, 'node_modules', 'pkg', 'index.js'), "export const value = 'v2';\n");
+    utimesSync(join(root, 'node_modules', 'pkg', 'index.js'), later(5), later(5));
+    const inPlace = await cachedBuild(root, cache, options('uses-pkg.js'));
+    utimesSync(join(root, 'node_modules', '.package-lock.json'), later(10), later(10));
+    const installed = await cachedBuild(root, cache, options('uses-pkg.js'));
+
+    // Assess: no stat of the package's own files, and a rebuild after the install.
+    expect(inPlace).toBe(first);
+    expect(installed).not.toBe(first);
+    expect(builds).toBe(2);
+    expect((await load(installed, 'uses-pkg')).value).toBe('v2');
   });
 });
