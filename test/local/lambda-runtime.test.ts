@@ -138,7 +138,7 @@ describe('scaling out', () => {
   it('starts no second environment while short invocations can share the first', async () => {
     // Prepare: a delay no invocation here comes near, so the test does not depend on speed.
     const shareLogs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
-    const sharing = await probeRuntime(shareLogs, { scaleOutAfterMs: 60_000 });
+    const sharing = await probeRuntime(shareLogs, { scaleOut: { longMs: 60_000, waitMs: 60_000 } });
 
     // Act: six invocations at once, before any environment exists.
     const results = (await Promise.all(
@@ -149,6 +149,24 @@ describe('scaling out', () => {
 
     // Assess: one environment served all six, within a concurrency of 2.
     expect(new Set(results.map((result) => result.environmentId)).size).toBe(1);
+  });
+
+  it('starts a second environment for invocations that wait while cores sit idle', async () => {
+    // Prepare: only the idle-core rule can start one (no invocation counts as long).
+    const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
+    const idleCores = await probeRuntime(logs, { scaleOut: { longMs: 60_000, waitMs: 50 } });
+    try {
+      // Act: four sleeps at once, which leave this process's cores idle.
+      const results = (await Promise.all(
+        Array.from({ length: 4 }, () => idleCores.invoke('Probe', { action: 'sleep', ms: 300 })),
+      )) as { environmentId: string }[];
+
+      // Assess: the function's concurrency (2), not one environment in turn.
+      expect(new Set(results.map((result) => result.environmentId)).size).toBe(2);
+    } finally {
+      await idleCores.close();
+      rmSync(logs, { recursive: true, force: true });
+    }
   });
 });
 
