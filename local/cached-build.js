@@ -1,6 +1,6 @@
 // An esbuild build kept on disk and reused while none of its inputs changed. Checking is a stat
-// per project input, where loading esbuild and building costs about 1 s for the CLI and 1.5 s
-// for the functions.
+// per project input, where loading esbuild and building costs about 1.5 s for the CLI or the
+// functions.
 // Plain JavaScript, because the CLI's launcher uses it before anything TypeScript is built.
 import { createHash, randomUUID } from 'node:crypto';
 import {

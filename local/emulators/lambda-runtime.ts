@@ -88,7 +88,7 @@ class IdleCores {
   private used = process.cpuUsage();
   private idle = this.cores;
 
-  get count(): number {
+  measure(): number {
     const now = performance.now();
     if (now - this.at >= 100) {
       const { user, system } = process.cpuUsage(this.used);
@@ -269,7 +269,7 @@ export class LocalLambdaRuntime {
         busy.length === 0 ||
         (!starting &&
           (now - youngest >= longMs ||
-            (now - since >= waitMs && this.idleCores.count >= idleCores)));
+            (now - since >= waitMs && this.idleCores.measure() >= idleCores)));
       if (busy.length < fn.concurrency && scaleOut) {
         const environment = this.spawn(fn);
         environment.busySince = now;
