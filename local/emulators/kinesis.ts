@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import kinesalite from 'kinesalite';
-
+import { CLIENT_DEFAULTS } from '#commons/clients/defaults.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoint, serveEmulator } from './endpoint.ts';
 
 /**
@@ -24,6 +24,7 @@ export const INCARNATION_TAG = 'sluice.local-incarnation';
 /** A Kinesis client for a local endpoint: kinesalite speaks HTTP/1.1 only. */
 export function localKinesisClient(endpoint: string): KinesisClient {
   return new KinesisClient({
+    ...CLIENT_DEFAULTS,
     endpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,

@@ -8,6 +8,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver, { type S3rverEventRecord, type S3rverObject, type S3rverStore } from 's3rver';
+import { CLIENT_DEFAULTS } from '#commons/clients/defaults.ts';
 import { closeServer, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
 import { postObjectBucket, servePostObject } from './s3-post-object.ts';
 
@@ -78,6 +79,7 @@ export interface S3ObjectCreatedEvent {
  */
 export function localS3Client(endpoint: string): S3Client {
   return new S3Client({
+    ...CLIENT_DEFAULTS,
     endpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,

@@ -6,6 +6,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CLIENT_DEFAULTS } from '#commons/clients/defaults.ts';
 import { AGGREGATES_PREFIX, INCOMING_PREFIX } from '#commons/constants.ts';
 import type { DatasetExpectation } from '#commons/expectations.ts';
 import { RunLedger } from '#commons/run-ledger.ts';
@@ -198,7 +199,11 @@ export class LocalStack {
       });
       const sfnServer = await stepFunctions.listen();
       const sfnEndpoint = sfnServer.endpoint;
-      const sfnClient = new SFNClient({ ...clientConfig, endpoint: sfnEndpoint });
+      const sfnClient = new SFNClient({
+        ...clientConfig,
+        ...CLIENT_DEFAULTS,
+        endpoint: sfnEndpoint,
+      });
       sfn = sfnClient;
 
       const logDir = join(root, 'logs');
@@ -283,7 +288,7 @@ export class LocalStack {
       stepFunctions.resumeRunning();
       if (ephemeral) closers.unshift(async () => rmSync(root, { recursive: true, force: true }));
 
-      const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEndpoint });
+      const sqs = new SQSClient({ ...clientConfig, ...CLIENT_DEFAULTS, endpoint: sqsEndpoint });
       return new LocalStack(
         {
           s3: s3Server.endpoint,
