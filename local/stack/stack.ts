@@ -198,6 +198,12 @@ export class LocalStack {
         retryIntervalMs: options.retryIntervalMs,
       });
       const sfnServer = await stepFunctions.listen();
+      // Closed in reverse order: Step Functions before the runtime, as a task cut off by a
+      // stopping runtime must not look like a task failure to the ASL's Retry and Catch (the
+      // executions stay RUNNING for the next start). Both are closed if the runtime never
+      // starts, as when a handler does not build; the listening server kept the process alive.
+      closers.push(() => runtime?.close() ?? Promise.resolve());
+      closers.push(() => stepFunctions.close());
       const sfnEndpoint = sfnServer.endpoint;
       const sfnClient = new SFNClient({
         ...clientConfig,
@@ -242,10 +248,6 @@ export class LocalStack {
         account: LOCAL_ACCOUNT_ID,
         idleTimeoutMs: Number(process.env.SLUICE_LAMBDA_IDLE_MS) || undefined,
       });
-      closers.push(() => runtime?.close() ?? Promise.resolve());
-      // Before the runtime goes: a task cut off by a stopping runtime must not look like a task
-      // failure to the ASL's Retry and Catch. The executions stay RUNNING for the next start.
-      closers.push(() => stepFunctions.close());
 
       queue = new LocalQueue({
         consume: (event) => invoke('StartExecution', event),
