@@ -113,6 +113,11 @@ export const IDLE_TIMEOUT_MS = 60_000;
  * CPU and memory than resolving and compiling hundreds of CommonJS files from node_modules.
  * `nodeModules` stay outside and resolve from the project's node_modules, which is why the
  * bundles live under it. Source maps carry no sources: stack traces need only the mappings.
+ *
+ * Unlike on Lambda, the bundles are CommonJS: Node 20 keeps V8's code cache only for scripts
+ * (see lambda-worker.js), and the cache halves a cold start. V8 drops a cached script's
+ * dynamic-import hook, so `import()` becomes `require()`. Node 22's `module.enableCompileCache()`
+ * caches ES modules too, and would let these go back to the registry's format.
  */
 async function bundleHandlers(
   functions: readonly FunctionDefinition[],
@@ -122,11 +127,13 @@ async function bundleHandlers(
     join(PROJECT_ROOT, 'node_modules', '.cache', 'sluice', 'functions'),
     {
       ...BUNDLING,
+      format: 'cjs',
+      banner: {},
+      supported: { 'dynamic-import': false },
       mainFields: [...BUNDLING.mainFields],
-      banner: { js: BUNDLING.banner },
       entryPoints: Object.fromEntries(functions.map((fn) => [fn.id, fn.entry])),
       external: [...new Set(functions.flatMap((fn) => fn.nodeModules ?? []))],
-      outExtension: { '.js': '.mjs' },
+      outExtension: { '.js': '.cjs' },
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -134,7 +141,7 @@ async function bundleHandlers(
       sourcesContent: false,
     },
   );
-  return new Map(functions.map((fn) => [fn.id, join(outdir, `${fn.id}.mjs`)]));
+  return new Map(functions.map((fn) => [fn.id, join(outdir, `${fn.id}.cjs`)]));
 }
 
 export interface LambdaRuntimeOptions {
@@ -372,7 +379,8 @@ export class LocalLambdaRuntime {
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       },
-      execArgv: ['--enable-source-maps'],
+      // No --enable-source-maps: the environment maps its own stack traces, when one is made.
+      execArgv: [],
       stdout: true,
       stderr: true,
       // A small young generation: some 20 idle-most-of-the-time environments each kept up to

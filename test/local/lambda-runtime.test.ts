@@ -1,4 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +15,7 @@ import {
   type LambdaRuntimeOptions,
   LocalLambdaRuntime,
 } from '#local/emulators/lambda-runtime.ts';
+import { PROJECT_ROOT } from '#local/project-root.ts';
 import type { FunctionDefinition } from '../../functions/registry.ts';
 
 const probe: FunctionDefinition = {
@@ -69,6 +78,10 @@ describe('the local Lambda runtime', () => {
       errorType: 'ProbeFailure',
       errorMessage: 'asked to fail',
     });
+    // The trace points at the TypeScript line that threw, not at the bundle.
+    expect((failure as LambdaInvokeError).trace[1]).toMatch(
+      /^ {4}at .*\/test\/fixtures\/functions\/probe\.ts:17:\d+\)$/,
+    );
   });
 
   it('ends an invocation at its timeout, and only that environment', async () => {
@@ -189,6 +202,48 @@ describe('idle environments', () => {
       expect(await echo()).toBe(1);
     } finally {
       await reaping.close();
+      rmSync(logs, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the code cache', () => {
+  /** The probe's bundle in the newest build that has one. */
+  const probeBundle = (): string => {
+    const builds = join(PROJECT_ROOT, 'node_modules', '.cache', 'sluice', 'functions');
+    const [newest] = readdirSync(builds)
+      .map((build) => join(builds, build, 'Probe.cjs'))
+      .filter((bundle) => existsSync(bundle))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    if (!newest) throw new Error('no build of the probe');
+    return newest;
+  };
+
+  it('is kept beside the bundle by the first environment', async () => {
+    // Act
+    await runtime.invoke('Probe', { action: 'echo' });
+
+    // Assess
+    expect(statSync(`${probeBundle()}.v8cache`).size).toBeGreaterThan(1000);
+  });
+
+  it('is written again when V8 rejects it, and the environment still starts', async () => {
+    // Prepare
+    await runtime.invoke('Probe', { action: 'echo' });
+    const cache = `${probeBundle()}.v8cache`;
+    writeFileSync(cache, 'not a code cache');
+    const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-cache-'));
+    const fresh = await probeRuntime(logs);
+    try {
+      // Act
+      const answer = await fresh.invoke('Probe', { action: 'echo' });
+
+      // Assess
+      expect(answer).toMatchObject({ functionName: 'sluice-Probe', invocations: 1 });
+      expect(readFileSync(cache).subarray(0, 16).toString()).not.toBe('not a code cache');
+      expect(statSync(cache).size).toBeGreaterThan(1000);
+    } finally {
+      await fresh.close();
       rmSync(logs, { recursive: true, force: true });
     }
   });
