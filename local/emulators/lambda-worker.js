@@ -1,7 +1,7 @@
 // One local Lambda execution environment: a worker thread that loads the handler's bundle once
 // (warm starts) and runs one invocation at a time.
 import { randomUUID } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire, SourceMap } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -62,6 +62,7 @@ function loadHandler() {
     // not written yet
   }
   // The wrapper on a line of its own keeps the bundle's line and column numbers for its map.
+  // esbuild starts the bundle with "use strict", so it runs strict as the ES module on Lambda.
   const script = new Script(
     `(function (exports, require, module, __filename, __dirname) {\n${readFileSync(entry, 'utf8')}\n})`,
     { filename: entry, lineOffset: -1, cachedData },
@@ -70,8 +71,13 @@ function loadHandler() {
   script.runInThisContext()(module.exports, createRequire(entry), module, entry, dirname(entry));
   if (cachedData === undefined || script.cachedDataRejected) {
     const scratch = `${cacheFile}.${randomUUID()}`;
-    writeFileSync(scratch, script.createCachedData());
-    renameSync(scratch, cacheFile);
+    try {
+      writeFileSync(scratch, script.createCachedData());
+      renameSync(scratch, cacheFile);
+    } catch {
+      // A full disk or a read-only install: the next cold start compiles again, that is all.
+      rmSync(scratch, { force: true });
+    }
   }
   return module.exports.handler;
 }

@@ -1,5 +1,6 @@
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -8,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LambdaInvokeError,
@@ -61,7 +62,11 @@ describe('the local Lambda runtime', () => {
     const second = (await runtime.invoke('Probe', { action: 'echo' })) as Record<string, unknown>;
 
     // Assess
-    expect(first).toMatchObject({ functionName: 'sluice-Probe', env: 'from-registry' });
+    expect(first).toMatchObject({
+      functionName: 'sluice-Probe',
+      env: 'from-registry',
+      strict: true,
+    });
     expect(first.remainingMs).toBeGreaterThan(0);
     expect(second.requestId).not.toBe(first.requestId);
     expect(second.invocations).toBe(2);
@@ -80,7 +85,7 @@ describe('the local Lambda runtime', () => {
     });
     // The trace points at the TypeScript line that threw, not at the bundle.
     expect((failure as LambdaInvokeError).trace[1]).toMatch(
-      /^ {4}at .*\/test\/fixtures\/functions\/probe\.ts:17:\d+\)$/,
+      /^ {4}at .*\/test\/fixtures\/functions\/probe\.ts:27:\d+\)$/,
     );
   });
 
@@ -244,6 +249,28 @@ describe('the code cache', () => {
       expect(statSync(cache).size).toBeGreaterThan(1000);
     } finally {
       await fresh.close();
+      rmSync(logs, { recursive: true, force: true });
+    }
+  });
+
+  it('is only a saving: an environment whose cache cannot be written still starts', async () => {
+    // Prepare: a directory where the cache file goes, so reading and writing it both fail
+    await runtime.invoke('Probe', { action: 'echo' });
+    const cache = `${probeBundle()}.v8cache`;
+    rmSync(cache, { force: true });
+    mkdirSync(cache);
+    const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-cache-'));
+    const fresh = await probeRuntime(logs);
+    try {
+      // Act
+      const answer = await fresh.invoke('Probe', { action: 'echo' });
+
+      // Assess
+      expect(answer).toMatchObject({ functionName: 'sluice-Probe', invocations: 1 });
+      expect(readdirSync(dirname(cache)).filter((name) => name.includes('.v8cache.'))).toEqual([]);
+    } finally {
+      await fresh.close();
+      rmSync(cache, { recursive: true, force: true });
       rmSync(logs, { recursive: true, force: true });
     }
   });
