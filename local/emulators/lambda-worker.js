@@ -42,8 +42,16 @@ function frame(site) {
   const at = `${fileURLToPath(found.originalSource)}:${found.originalLine + 1}:${found.originalColumn + 1}`;
   return `${site.isAsync() ? 'async ' : ''}${name} (${at})`;
 }
+/** A frame that cannot be mapped keeps the bundle's position: a trace must never throw. */
+function safeFrame(site) {
+  try {
+    return frame(site);
+  } catch {
+    return `${site}`;
+  }
+}
 Error.prepareStackTrace = (error, sites) =>
-  [Error.prototype.toString.call(error), ...sites.map((site) => `    at ${frame(site)}`)].join(
+  [Error.prototype.toString.call(error), ...sites.map((site) => `    at ${safeFrame(site)}`)].join(
     '\n',
   );
 
