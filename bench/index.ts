@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /** The benches `npm run bench` runs with no name; the slow ones run only when named. */
-const DEFAULT = ['csv', 'image', 'orchestration', 'overhead'];
+const DEFAULT = ['csv', 'image', 'orchestration', 'overhead', 'startup'];
 
 const [name, ...options] = process.argv.slice(2);
 if (name !== undefined && !existsSync(`bench/${name}.ts`)) {
