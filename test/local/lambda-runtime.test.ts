@@ -213,8 +213,9 @@ describe('idle environments', () => {
 });
 
 describe('the code cache', () => {
-  /** The probe's bundle in the newest build that has one. */
-  const probeBundle = (): string => {
+  /** The probe's bundle file, built by the shared runtime's first invocation. */
+  const probeBundle = async (): Promise<string> => {
+    await runtime.invoke('Probe', { action: 'echo' });
     const builds = join(PROJECT_ROOT, 'node_modules', '.cache', 'sluice', 'functions');
     const [newest] = readdirSync(builds)
       .map((build) => join(builds, build, 'Probe.cjs'))
@@ -224,57 +225,62 @@ describe('the code cache', () => {
     return newest;
   };
 
-  it('is kept beside the bundle by the first environment', async () => {
-    // Act
-    await runtime.invoke('Probe', { action: 'echo' });
-
-    // Assess
-    expect(statSync(`${probeBundle()}.v8cache`).size).toBeGreaterThan(1000);
-  });
-
-  it('is written again when V8 rejects it, and the environment still starts', async () => {
-    // Prepare
-    await runtime.invoke('Probe', { action: 'echo' });
-    const cache = `${probeBundle()}.v8cache`;
-    writeFileSync(cache, 'not a code cache');
+  /** The first answer of a runtime of its own, so of a new environment. */
+  const freshEcho = async (): Promise<unknown> => {
     const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-cache-'));
     const fresh = await probeRuntime(logs);
     try {
-      // Act
-      const answer = await fresh.invoke('Probe', { action: 'echo' });
-
-      // Assess
-      expect(answer).toMatchObject({ functionName: 'sluice-Probe', invocations: 1 });
-      expect(readFileSync(cache).subarray(0, 16).toString()).not.toBe('not a code cache');
-      expect(statSync(cache).size).toBeGreaterThan(1000);
+      return await fresh.invoke('Probe', { action: 'echo' });
     } finally {
       await fresh.close();
       rmSync(logs, { recursive: true, force: true });
     }
+  };
+
+  it('is written beside the bundle by the first environment', async () => {
+    // Prepare
+    const cache = `${await probeBundle()}.v8cache`;
+    rmSync(cache, { force: true });
+
+    // Act
+    const answer = await freshEcho();
+
+    // Assess
+    expect(answer).toMatchObject({ functionName: 'sluice-Probe', invocations: 1 });
+    expect(statSync(cache).size).toBeGreaterThan(1000);
+  });
+
+  it('is written again when V8 rejects it, and the environment still starts', async () => {
+    // Prepare
+    const cache = `${await probeBundle()}.v8cache`;
+    writeFileSync(cache, 'not a code cache');
+
+    // Act
+    const answer = await freshEcho();
+
+    // Assess
+    expect(answer).toMatchObject({ functionName: 'sluice-Probe', invocations: 1 });
+    expect(readFileSync(cache).subarray(0, 16).toString()).not.toBe('not a code cache');
+    expect(statSync(cache).size).toBeGreaterThan(1000);
   });
 
   it('is only a saving: an environment whose cache cannot be written still starts', async () => {
     // Prepare: a directory where the cache file goes, so reading and writing it both fail
-    await runtime.invoke('Probe', { action: 'echo' });
-    const cache = `${probeBundle()}.v8cache`;
+    const cache = `${await probeBundle()}.v8cache`;
     rmSync(cache, { force: true });
     mkdirSync(cache);
     const scratches = () =>
       readdirSync(dirname(cache)).filter((name) => name.startsWith('Probe.cjs.v8cache.'));
     const before = scratches();
-    const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-cache-'));
-    const fresh = await probeRuntime(logs);
     try {
       // Act
-      const answer = await fresh.invoke('Probe', { action: 'echo' });
+      const answer = await freshEcho();
 
       // Assess
       expect(answer).toMatchObject({ functionName: 'sluice-Probe', invocations: 1 });
       expect(scratches()).toEqual(before); // no scratch file left behind
     } finally {
-      await fresh.close();
       rmSync(cache, { recursive: true, force: true });
-      rmSync(logs, { recursive: true, force: true });
     }
   });
 });
