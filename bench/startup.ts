@@ -58,22 +58,20 @@ console.table(table);
 console.log(`target: any command's start-up ≤ ${HELP_TARGET_MS} ms`);
 
 // Linux only: the resident set of the idle service, read from /proc.
+const residentKb = (status: string) => Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]);
 const dataDir = mkdtempSync(join(tmpdir(), 'sluice-startup-'));
 try {
   const { child } = await sluiceUp(dataDir);
   try {
     await new Promise((settle) => setTimeout(settle, SETTLE_MS));
-    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]);
-    const bare = spawnSync(
-      process.execPath,
-      [
-        '-e',
-        "console.log(/^VmRSS:\\s+(\\d+)/m.exec(require('fs').readFileSync('/proc/self/status','utf8'))[1])",
-      ],
-      { encoding: 'utf8' },
+    const rssKb = residentKb(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    const bareKb = residentKb(
+      spawnSync(
+        process.execPath,
+        ['-e', "process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8'))"],
+        { encoding: 'utf8' },
+      ).stdout,
     );
-    const bareKb = Number(bare.stdout.trim());
     console.log(`\nidle sluice up, ${SETTLE_MS / 1000} s after ready, console and API on`);
     console.table({
       'sluice up': { 'RSS MB': (rssKb / 1024).toFixed(0) },

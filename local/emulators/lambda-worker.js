@@ -29,29 +29,30 @@ function bundleSourceMap() {
   return sourceMap;
 }
 
-/** A frame of the bundle as Node prints a source-mapped one: the TypeScript file and line. */
+/**
+ * A frame of the bundle as Node prints a source-mapped one: the TypeScript file and line. A frame
+ * that cannot be mapped keeps the bundle's position, as a trace must never throw.
+ */
 function frame(site) {
-  const map = site.getFileName() === entry ? bundleSourceMap() : null;
-  const found = map?.findEntry(site.getLineNumber() - 1, site.getColumnNumber() - 1);
-  if (!found?.originalSource) return `${site}`;
-  const enclosing = map.findEntry(
-    site.getEnclosingLineNumber() - 1,
-    site.getEnclosingColumnNumber() - 1,
-  );
-  const name = enclosing.name ?? site.getFunctionName() ?? '<anonymous>';
-  const at = `${fileURLToPath(found.originalSource)}:${found.originalLine + 1}:${found.originalColumn + 1}`;
-  return `${site.isAsync() ? 'async ' : ''}${name} (${at})`;
-}
-/** A frame that cannot be mapped keeps the bundle's position: a trace must never throw. */
-function safeFrame(site) {
   try {
-    return frame(site);
+    const map = site.getFileName() === entry ? bundleSourceMap() : null;
+    const found = map?.findEntry(site.getLineNumber() - 1, site.getColumnNumber() - 1);
+    if (found?.originalSource) {
+      const enclosing = map.findEntry(
+        site.getEnclosingLineNumber() - 1,
+        site.getEnclosingColumnNumber() - 1,
+      );
+      const name = enclosing.name ?? site.getFunctionName() ?? '<anonymous>';
+      const at = `${fileURLToPath(found.originalSource)}:${found.originalLine + 1}:${found.originalColumn + 1}`;
+      return `${site.isAsync() ? 'async ' : ''}${name} (${at})`;
+    }
   } catch {
-    return `${site}`;
+    // fall through to V8's own text
   }
+  return `${site}`;
 }
 Error.prepareStackTrace = (error, sites) =>
-  [Error.prototype.toString.call(error), ...sites.map((site) => `    at ${safeFrame(site)}`)].join(
+  [Error.prototype.toString.call(error), ...sites.map((site) => `    at ${frame(site)}`)].join(
     '\n',
   );
 
