@@ -1,15 +1,30 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver, { type S3rverEventRecord, type S3rverObject, type S3rverStore } from 's3rver';
 import { CLIENT_DEFAULTS } from '#commons/clients/defaults.ts';
+import { sendAwsError } from './aws-error.ts';
 import { closeServer, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './endpoint.ts';
+import {
+  type HotPathStore,
+  plainObjectRequest,
+  servePlainObject,
+  storedMetadata,
+} from './s3-hot-path.ts';
 import { postObjectBucket, servePostObject } from './s3-post-object.ts';
 
 /**
@@ -109,6 +124,8 @@ async function replaceObject(
   path: string,
   object: S3rverObject,
 ): Promise<{ size: number; md5: string }> {
+  if (Buffer.isBuffer(object.content))
+    return replaceSmallObject(store, path, object, object.content);
   await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.${randomUUID()}.tmp`;
   const md5 = createHash('md5');
@@ -120,11 +137,8 @@ async function replaceObject(
       next(null, chunk);
     },
   });
-  const content = Buffer.isBuffer(object.content)
-    ? Readable.from([object.content])
-    : object.content;
   try {
-    await pipeline(content, count, createWriteStream(temporary));
+    await pipeline(object.content, count, createWriteStream(temporary));
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });
@@ -133,6 +147,64 @@ async function replaceObject(
   const digest = md5.digest('hex');
   await store.putMetadata(object.bucket, object.key, object.metadata, digest);
   return { size, md5: digest };
+}
+
+/**
+ * An object already in memory (the hot path's small PUTs, an empty body) is written with
+ * synchronous calls. Each asynchronous one is handed to libuv's pool and wakes a thread, and on
+ * two busy cores the eleven of a PUT cost the main thread more than the writes themselves.
+ */
+async function replaceSmallObject(
+  store: S3rverStore,
+  path: string,
+  object: S3rverObject,
+  content: Buffer,
+): Promise<{ size: number; md5: string }> {
+  const temporary = `${path}.${randomUUID()}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(temporary, content);
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+  const digest = createHash('md5').update(content).digest('hex');
+  await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+  return { size: content.length, md5: digest };
+}
+
+/**
+ * s3rver's getMetadata (a stat and two small files), read synchronously for the reason
+ * replaceSmallObject gives. An object without its `.md5` file goes to s3rver, which hashes it.
+ */
+async function readMetadata(
+  store: S3rverStore,
+  bucket: string,
+  key: string,
+  s3rverReads: S3rverStore['getMetadata'],
+): Promise<Record<string, string>> {
+  const objectPath = store.getResourcePath(bucket, key, 'object');
+  // Throws for a missing object, as s3rver's does.
+  const stat = statSync(objectPath);
+  let md5: string;
+  try {
+    md5 = readFileSync(`${objectPath}.md5`, 'utf8');
+  } catch {
+    return s3rverReads(bucket, key);
+  }
+  let stored: Record<string, string> = {};
+  try {
+    stored = JSON.parse(readFileSync(store.getResourcePath(bucket, key, 'metadata.json'), 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  return {
+    ...stored,
+    etag: JSON.stringify(md5),
+    'last-modified': stat.mtime.toUTCString(),
+    'content-length': String(stat.size),
+  };
 }
 
 /** Objects whose metadata the local S3 keeps in memory: about 1 KB each. */
@@ -307,7 +379,7 @@ export async function startLocalS3(options: {
     const id = `${bucket}/${key}`;
     let found = metadata.get(id);
     if (!found) {
-      found = getMetadata(bucket, key);
+      found = readMetadata(store, bucket, key, getMetadata);
       metadata.set(id, found);
       found.catch(() => {
         if (metadata.get(id) === found) metadata.delete(id);
@@ -316,10 +388,15 @@ export async function startLocalS3(options: {
     }
     return found.then((answer) => ({ ...answer }));
   };
-  const putMetadata = store.putMetadata.bind(store);
-  store.putMetadata = (bucket, key, ...rest) => {
+  // Metadata is a few hundred bytes: written synchronously, for the reason replaceSmallObject
+  // gives, in s3rver's own two files.
+  store.putMetadata = async (bucket, key, metadata, md5) => {
     forget(bucket, key);
-    return putMetadata(bucket, key, ...rest).finally(() => forget(bucket, key));
+    if (md5) writeFileSync(store.getResourcePath(bucket, key, 'object.md5'), md5);
+    writeFileSync(
+      store.getResourcePath(bucket, key, 'metadata.json'),
+      JSON.stringify(storedMetadata(metadata), null, 2),
+    );
   };
   const deleteObject = store.deleteObject.bind(store);
   store.deleteObject = (bucket, key) => {
@@ -445,10 +522,28 @@ export async function startLocalS3(options: {
     response: ServerResponse,
   ) => void)[];
   httpServer.removeAllListeners('request');
+  const s3rverServes = (request: IncomingMessage, response: ServerResponse) => {
+    for (const listener of s3rverListeners) listener.call(httpServer, request, response);
+  };
+  const hotPath: HotPathStore = {
+    store,
+    onPut: (put) => announce({ ...put, time: new Date().toISOString(), reason: 'PutObject' }),
+  };
   httpServer.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const plain = plainObjectRequest(request);
+    if (plain !== undefined) {
+      servePlainObject(request, response, plain, hotPath).then(
+        (served) => {
+          if (!served) s3rverServes(request, response);
+        },
+        (error: unknown) =>
+          sendAwsError(response, 500, 'xml', 'InternalError', String(error), { s3: true }),
+      );
+      return;
+    }
     const formBucket = postObjectBucket(request);
     if (formBucket === undefined) {
-      for (const listener of s3rverListeners) listener.call(httpServer, request, response);
+      s3rverServes(request, response);
       return;
     }
     void servePostObject(request, response, formBucket, {

@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/endpoint.ts';
+import { type LocalS3, localS3Client, startLocalS3 } from '#local/emulators/s3.ts';
+import { plainObjectRequest } from '#local/emulators/s3-hot-path.ts';
+
+const md5 = (data: Uint8Array | string): string => createHash('md5').update(data).digest('hex');
+
+describe('plainObjectRequest', () => {
+  const now = Date.UTC(2026, 11, 7, 12, 0, 0);
+  const signed = {
+    authorization:
+      'AWS4-HMAC-SHA256 Credential=S3RVER/20261207/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123abcd',
+    'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+    'x-amz-date': '20261207T120000Z',
+    host: '127.0.0.1:4569',
+  };
+  const request = (
+    method: string,
+    url: string,
+    headers: Record<string, string | undefined> = {},
+  ): IncomingMessage =>
+    ({ method, url, headers: { ...signed, ...headers } }) as unknown as IncomingMessage;
+
+  it("takes an SDK's plain GET, HEAD and PUT, with the key decoded", () => {
+    // Act
+    const taken = [
+      plainObjectRequest(request('GET', '/b/incoming/a%20b%2Bc.csv?x-id=GetObject'), now),
+      plainObjectRequest(request('HEAD', '/b/k'), now),
+      plainObjectRequest(request('PUT', '/b/d/%C3%A9.png?x-id=PutObject'), now),
+    ];
+
+    // Assess
+    expect(taken).toEqual([
+      { method: 'GET', bucket: 'b', key: 'incoming/a b+c.csv' },
+      { method: 'HEAD', bucket: 'b', key: 'k' },
+      { method: 'PUT', bucket: 'b', key: 'd/é.png' },
+    ]);
+  });
+
+  it('leaves everything else to s3rver', () => {
+    // Prepare
+    const declined: Array<[string, IncomingMessage]> = [
+      ['a range', request('GET', '/b/k', { range: 'bytes=0-1' })],
+      ['a condition', request('GET', '/b/k', { 'if-none-match': '"x"' })],
+      ['CORS', request('GET', '/b/k', { origin: 'http://example.com' })],
+      ['a copy', request('PUT', '/b/k', { 'x-amz-copy-source': 'b/j' })],
+      ['a storage class', request('PUT', '/b/k', { 'x-amz-storage-class': 'GLACIER' })],
+      ['a subresource', request('PUT', '/b/k?tagging')],
+      ['a multipart part', request('PUT', '/b/k?partNumber=1&uploadId=u')],
+      ['a listing', request('GET', '/b?list-type=2')],
+      ['a bucket', request('PUT', '/b')],
+      ['a delete', request('DELETE', '/b/k')],
+      ['a trailing slash', request('PUT', '/b/folder/')],
+      ['an empty segment', request('GET', '/b/a//k')],
+      ['bad percent-encoding', request('GET', '/b/%E0%A4%A')],
+      ['anonymous', request('GET', '/b/k', { authorization: undefined })],
+      [
+        'another key',
+        request('GET', '/b/k', { authorization: signed.authorization.replace('S3RVER', 'AKIA') }),
+      ],
+      ['SigV2', request('GET', '/b/k', { authorization: 'AWS S3RVER:c2ln' })],
+      ['a presigned URL', request('GET', '/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256')],
+      [
+        'a streamed payload',
+        request('PUT', '/b/k', { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }),
+      ],
+      ['no payload hash', request('PUT', '/b/k', { 'x-amz-content-sha256': undefined })],
+      ['a skewed clock', request('GET', '/b/k', { 'x-amz-date': '20261207T114459Z' })],
+      ['a virtual host', request('GET', '/k', { host: 'b.s3.amazonaws.com' })],
+    ];
+
+    // Act
+    const taken = declined.filter(([, declinedRequest]) =>
+      plainObjectRequest(declinedRequest, now),
+    );
+
+    // Assess
+    expect(taken.map(([reason]) => reason)).toEqual([]);
+  });
+});
+
+describe('the local S3 hot path', () => {
+  const bucket = 'sluice-test';
+  const refusedKey = 'incoming/refused.csv';
+  const seen: string[] = [];
+  let directory: string;
+  let s3: LocalS3;
+  let client: S3Client;
+
+  const onDisk = (key: string, resource: string) =>
+    join(directory, bucket, `${key}._S3rver_${resource}`);
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'sluice-s3-hot-'));
+    s3 = await startLocalS3({
+      directory,
+      bucket,
+      onObjectCreated: (event) => {
+        if (event.detail.object.key === refusedKey) throw new Error('the queue is full');
+        seen.push(event.detail['request-id']);
+      },
+    });
+    client = localS3Client(s3.endpoint);
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await s3.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it("stores a small PUT in s3rver's layout, so s3rver lists it and reads it back", async () => {
+    // Prepare
+    const key = 'incoming/small/data.csv';
+    const body = 'id,name\n1,ada\n';
+
+    // Act
+    const put = await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentType: 'text/csv',
+        CacheControl: 'no-cache',
+        Metadata: { source: 'test' },
+      }),
+    );
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const listed = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: 'incoming/small/' }),
+    );
+
+    // Assess: the hot path answered (s3rver sends no request id), and its event has that id.
+    expect(put.$metadata.requestId).toMatch(/^[0-9A-F]{16}$/);
+    expect(seen).toContain(put.$metadata.requestId);
+    expect(got.$metadata.requestId).toMatch(/^[0-9A-F]{16}$/);
+    expect(await got.Body?.transformToString()).toBe(body);
+    expect([got.ETag, got.ContentType, got.CacheControl, got.Metadata]).toEqual([
+      `"${md5(body)}"`,
+      'text/csv',
+      'no-cache',
+      { source: 'test' },
+    ]);
+    expect(await readFile(onDisk(key, 'object.md5'), 'utf8')).toBe(md5(body));
+    expect(JSON.parse(await readFile(onDisk(key, 'metadata.json'), 'utf8'))).toEqual({
+      'cache-control': 'no-cache',
+      'content-type': 'text/csv',
+      'x-amz-meta-source': 'test',
+    });
+    expect(listed.Contents?.map((object) => [object.Key, object.ETag, object.Size])).toEqual([
+      [key, `"${md5(body)}"`, body.length],
+    ]);
+  });
+
+  it('streams an object over 256 KiB both ways', async () => {
+    // Prepare
+    const key = 'incoming/large/photo.png';
+    const body = Buffer.alloc(300 * 1024, 9);
+
+    // Act
+    const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+
+    // Assess
+    const read = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
+    expect(read.equals(body)).toBe(true);
+    expect([put.ETag, head.ContentLength]).toEqual([`"${md5(body)}"`, body.length]);
+    expect(got.$metadata.requestId).toMatch(/^[0-9A-F]{16}$/);
+  });
+
+  it('leaves ranges, conditions and missing keys and buckets to s3rver', async () => {
+    // Prepare
+    const key = 'incoming/ranged.txt';
+    const { ETag } = await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: '0123456789' }),
+    );
+
+    // Act
+    const ranged = await client.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=2-4' }),
+    );
+    const unchanged = client.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: ETag }),
+    );
+    const missing = client.send(new GetObjectCommand({ Bucket: bucket, Key: 'incoming/none' }));
+    const noBucket = client.send(new PutObjectCommand({ Bucket: 'no-such', Key: 'k', Body: 'x' }));
+
+    // Assess
+    expect(await ranged.Body?.transformToString()).toBe('234');
+    expect(ranged.ContentRange).toBe('bytes 2-4/10');
+    await expect(unchanged).rejects.toMatchObject({ $metadata: { httpStatusCode: 304 } });
+    await expect(missing).rejects.toMatchObject({ name: 'NoSuchKey' });
+    await expect(noBucket).rejects.toMatchObject({ name: 'NoSuchBucket' });
+  });
+
+  it('reads an object whose .md5 file is missing, and writes it again', async () => {
+    // Prepare: as an older store, or a crash before the metadata, leaves it.
+    const key = 'incoming/no-md5.txt';
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'still here' }));
+    await rm(onDisk(key, 'object.md5'));
+
+    // Act
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+
+    // Assess
+    expect(await got.Body?.transformToString()).toBe('still here');
+    expect(got.ETag).toBe(`"${md5('still here')}"`);
+    expect(existsSync(onDisk(key, 'object.md5'))).toBe(true);
+  });
+
+  it('answers a PUT whose event is refused with a 500, so that the client retries', async () => {
+    // Prepare
+    const once = new S3Client({
+      endpoint: s3.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      forcePathStyle: true,
+      maxAttempts: 1,
+    });
+
+    // Act
+    const put = once.send(new PutObjectCommand({ Bucket: bucket, Key: refusedKey, Body: 'x' }));
+
+    // Assess
+    await expect(put).rejects.toMatchObject({
+      name: 'InternalError',
+      $metadata: { httpStatusCode: 500 },
+    });
+    once.destroy();
+  });
+});
