@@ -1,10 +1,10 @@
 import { extname } from 'node:path';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { s3 } from '#commons/clients/s3.ts';
 import { VARIANTS_PREFIX } from '#commons/constants.ts';
 import { type FileTaskInput, fileTask } from '#commons/helpers/handler.ts';
 import { logger } from '#commons/helpers/logger.ts';
-import { readObjectBytes } from '#commons/helpers/s3-objects.ts';
 import {
   type ImageConfig,
   ImageTooLarge,
@@ -20,14 +20,16 @@ interface ResizeGroupInput extends FileTaskInput {
 
 /** One Map branch: decode the upload once, make every variant of the group, store them. */
 export const handler = fileTask(async ({ file, config, group }: ResizeGroupInput) => {
-  // The byte limit is checked on the header first, so a huge upload is never downloaded.
-  const head = await s3.send(new HeadObjectCommand({ Bucket: file.bucket, Key: file.key }));
-  if ((head.ContentLength ?? 0) > config.maxBytes) {
+  // The byte limit is checked on the response's headers, before the body is read, so a huge
+  // upload is never downloaded: one request instead of a HEAD and then a GET.
+  const object = await s3.send(new GetObjectCommand({ Bucket: file.bucket, Key: file.key }));
+  if ((object.ContentLength ?? 0) > config.maxBytes) {
+    (object.Body as Readable | undefined)?.destroy();
     throw new ImageTooLarge(
-      `${file.key} is ${head.ContentLength} bytes; the limit is ${config.maxBytes} bytes`,
+      `${file.key} is ${object.ContentLength} bytes; the limit is ${config.maxBytes} bytes`,
     );
   }
-  const input = await readObjectBytes(s3, file.bucket, file.key);
+  const input = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
   const result = await resizeImage(input, group.variants, {
     ...config,
     declaredExtension: extname(file.key),

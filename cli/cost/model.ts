@@ -453,9 +453,10 @@ const WRITE_UNIT_KB = 1;
 const HANDLER_USAGE: Readonly<Partial<Record<FunctionId, HandlerUsage>>> = {
   // readJsonIfExists of the variants file: a GET, billed even when it answers NoSuchKey.
   PlanImage: () => ({ s3Gets: 1 }),
-  // HeadObject, GetObject, then one PutObject per variant of the group.
+  // GetObject (its Content-Length checked before the body is read), then one PutObject per
+  // variant of the group.
   ResizeImage: ({ bytes, variants }) => ({
-    s3Gets: 2,
+    s3Gets: 1,
     s3Puts: variants,
     objectsCreated: variants,
     storedBytes: bytes * ASSUMPTIONS.variantBytesPerSourceByte,

@@ -12,11 +12,6 @@ export async function readObjectStream(
   return response.Body as Readable;
 }
 
-export async function readObjectBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from((await response.Body?.transformToByteArray()) ?? []);
-}
-
 /** A small JSON config object, or undefined when there is none. */
 export async function readJsonIfExists(
   s3: S3Client,
