@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { S3rverStore } from 's3rver';
+import { escapeXml } from './aws-error.ts';
 
 /**
  * The two calls every file makes several times, PutObject and GetObject (and HeadObject), served
  * straight over s3rver's store. Through s3rver, each went through Koa, a router and five
  * middlewares, which cost the main thread, where every emulator runs, about 2 ms a call. Only
- * plain SDK requests come this way; s3rver still answers everything else, including every error,
- * so the two answer alike.
+ * plain SDK requests come this way; s3rver still answers everything else, and every error but
+ * NoSuchKey, which is answered in its words.
  */
 
 export interface ObjectRequest {
@@ -120,7 +121,8 @@ export interface HotPathStore {
 
 /**
  * Serves a plain object request. Resolves false, having read nothing, when s3rver should answer
- * instead: a missing bucket or key, so that its errors stay its own.
+ * instead: a missing bucket, or metadata that could not be read. A missing key is answered here,
+ * in s3rver's words.
  */
 export async function servePlainObject(
   request: IncomingMessage,
@@ -155,8 +157,18 @@ export async function servePlainObject(
   let metadata: Record<string, string>;
   try {
     metadata = await store.getMetadata(bucket, key);
-  } catch {
-    return false;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+    // Optional configs (a dataset's variants file) are read on every file: answered here, as
+    // s3rver words it.
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${escapeXml(key)}</Key></Error>`;
+    response.writeHead(404, {
+      'content-type': 'application/xml',
+      'content-length': Buffer.byteLength(body),
+      'x-amz-request-id': requestId(),
+    });
+    response.end(object.method === 'HEAD' ? undefined : body);
+    return true;
   }
   const path = store.getResourcePath(bucket, key, 'object');
   let content: Buffer | ReadStream | undefined;

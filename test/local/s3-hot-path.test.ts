@@ -182,7 +182,7 @@ describe('the local S3 hot path', () => {
     expect(got.$metadata.requestId).toMatch(/^[0-9A-F]{16}$/);
   });
 
-  it('leaves ranges, conditions and missing keys and buckets to s3rver', async () => {
+  it('leaves ranges, conditions and missing buckets to s3rver', async () => {
     // Prepare
     const key = 'incoming/ranged.txt';
     const { ETag } = await client.send(
@@ -196,15 +196,36 @@ describe('the local S3 hot path', () => {
     const unchanged = client.send(
       new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: ETag }),
     );
-    const missing = client.send(new GetObjectCommand({ Bucket: bucket, Key: 'incoming/none' }));
     const noBucket = client.send(new PutObjectCommand({ Bucket: 'no-such', Key: 'k', Body: 'x' }));
 
     // Assess
     expect(await ranged.Body?.transformToString()).toBe('234');
     expect(ranged.ContentRange).toBe('bytes 2-4/10');
     await expect(unchanged).rejects.toMatchObject({ $metadata: { httpStatusCode: 304 } });
-    await expect(missing).rejects.toMatchObject({ name: 'NoSuchKey' });
     await expect(noBucket).rejects.toMatchObject({ name: 'NoSuchBucket' });
+  });
+
+  it('answers a missing key with NoSuchKey, as s3rver words it', async () => {
+    // Act
+    const [missing, headed] = await Promise.allSettled([
+      client.send(new GetObjectCommand({ Bucket: bucket, Key: 'incoming/a&b <none>' })),
+      client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'incoming/none' })),
+    ]);
+
+    // Assess
+    expect(missing).toMatchObject({
+      status: 'rejected',
+      reason: {
+        name: 'NoSuchKey',
+        message: 'The specified key does not exist.',
+        Key: 'incoming/a&b <none>',
+        $metadata: { httpStatusCode: 404, requestId: expect.stringMatching(/^[0-9A-F]{16}$/) },
+      },
+    });
+    expect(headed).toMatchObject({
+      status: 'rejected',
+      reason: { name: 'NotFound', $metadata: { httpStatusCode: 404 } },
+    });
   });
 
   it('reads an object whose .md5 file is missing, and writes it again', async () => {
