@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
 import type { S3rverStore } from 's3rver';
 import { escapeXml } from './aws-error.ts';
 
@@ -52,6 +53,9 @@ export function storedMetadata(headers: Readonly<Record<string, unknown>>): Reco
   }
   return stored;
 }
+
+/** What S3 and s3rver call an object stored without a type. */
+const DEFAULT_TYPE = 'binary/octet-stream';
 
 /** Bodies up to this size are read whole, and written and read back synchronously. */
 const SMALL_OBJECT = 256 * 1024;
@@ -134,7 +138,7 @@ export async function servePlainObject(
   if (!(await store.getBucket(bucket))) return false;
   if (object.method === 'PUT') {
     const metadata = storedMetadata(request.headers);
-    metadata['content-type'] ??= 'binary/octet-stream';
+    metadata['content-type'] ||= DEFAULT_TYPE;
     const length = Number(request.headers['content-length']);
     const content = length <= SMALL_OBJECT ? await buffered(request) : request;
     const { md5, size } = await store.putObject({ bucket, key, content, metadata });
@@ -171,26 +175,30 @@ export async function servePlainObject(
     return true;
   }
   const path = store.getResourcePath(bucket, key, 'object');
+  const size = Number(metadata['content-length']);
   let content: Buffer | ReadStream | undefined;
   try {
     if (object.method === 'HEAD') content = undefined;
-    else if (Number(metadata['content-length']) <= SMALL_OBJECT) content = readFileSync(path);
-    else content = await opened(path);
+    else if (size <= SMALL_OBJECT) content = readFileSync(path);
+    // Never more bytes than the Content-Length sent, should the object grow meanwhile.
+    else content = await opened(path, size - 1);
   } catch {
     // Deleted since its metadata was read.
     return false;
   }
   response.writeHead(200, {
     'accept-ranges': 'bytes',
+    'content-type': DEFAULT_TYPE,
     ...metadata,
+    ...(Buffer.isBuffer(content) ? { 'content-length': content.length } : {}),
     'x-amz-request-id': requestId(),
   });
   if (content === undefined || Buffer.isBuffer(content)) {
     response.end(content);
     return true;
   }
-  content.on('error', () => response.destroy());
-  content.pipe(response);
+  // pipeline, not pipe: a client that goes away mid-body closes the file too.
+  pipeline(content, response, () => {});
   return true;
 }
 
@@ -206,9 +214,9 @@ function buffered(request: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function opened(path: string): Promise<ReadStream> {
+function opened(path: string, end: number): Promise<ReadStream> {
   return new Promise((resolve, reject) => {
-    const stream = createReadStream(path);
+    const stream = createReadStream(path, { end });
     stream.once('open', () => resolve(stream));
     stream.once('error', reject);
   });

@@ -536,8 +536,15 @@ export async function startLocalS3(options: {
         (served) => {
           if (!served) s3rverServes(request, response);
         },
-        (error: unknown) =>
-          sendAwsError(response, 500, 'xml', 'InternalError', String(error), { s3: true }),
+        () =>
+          sendAwsError(
+            response,
+            500,
+            'xml',
+            'InternalError',
+            'We encountered an internal error. Please try again.',
+            { s3: true },
+          ),
       );
       return;
     }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -241,6 +242,50 @@ describe('the local S3 hot path', () => {
     expect(await got.Body?.transformToString()).toBe('still here');
     expect(got.ETag).toBe(`"${md5('still here')}"`);
     expect(existsSync(onDisk(key, 'object.md5'))).toBe(true);
+  });
+
+  it('closes the file of a large GET whose client goes away mid-body', async () => {
+    // Prepare
+    const key = 'incoming/large/dropped.bin';
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(2 * 1024 * 1024, 1) }),
+    );
+    const file = onDisk(key, 'object');
+    const holding = () =>
+      readdirSync('/proc/self/fd').some((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === file;
+        } catch {
+          return false;
+        }
+      });
+
+    // Act
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    (got.Body as Readable).destroy();
+    let held = true;
+    for (let wait = 0; held && wait < 40; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      held = holding();
+    }
+
+    // Assess
+    expect(held).toBe(false);
+  });
+
+  it('gives an object stored without a type the default one, as S3 does', async () => {
+    // Prepare: a crash between the .md5 file and the metadata leaves no metadata.json.
+    const key = 'incoming/untyped.txt';
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', ContentType: 'text/plain' }),
+    );
+    await rm(onDisk(key, 'metadata.json'));
+
+    // Act
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+
+    // Assess
+    expect(head.ContentType).toBe('binary/octet-stream');
   });
 
   it('answers a PUT whose event is refused with a 500, so that the client retries', async () => {
