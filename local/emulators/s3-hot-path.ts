@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import type { S3rverStore } from 's3rver';
 import { escapeXml } from './aws-error.ts';
 
@@ -140,7 +141,7 @@ export async function servePlainObject(
     const metadata = storedMetadata(request.headers);
     metadata['content-type'] ||= DEFAULT_TYPE;
     const length = Number(request.headers['content-length']);
-    const content = length <= SMALL_OBJECT ? await buffered(request) : request;
+    const content = length <= SMALL_OBJECT ? await buffer(request) : request;
     const { md5, size } = await store.putObject({ bucket, key, content, metadata });
     const etag = `"${md5}"`;
     // Thrown here, a listener's error (the queue refused the event) answers the PUT with a 500,
@@ -204,15 +205,6 @@ export async function servePlainObject(
 
 /** S3's request ids are 16 hex digits; a PUT's is also its event's `request-id`. */
 const requestId = (): string => randomBytes(8).toString('hex').toUpperCase();
-
-function buffered(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
-}
 
 function opened(path: string, end: number): Promise<ReadStream> {
   return new Promise((resolve, reject) => {

@@ -6,6 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { buffer } from 'node:stream/consumers';
 import { sendAwsError } from '../emulators/aws-error.ts';
 import { LambdaServiceError } from '../emulators/lambda-runtime.ts';
 import { effectOf, type FaultEffect } from './effects.ts';
@@ -53,15 +54,6 @@ export interface FaultReport {
 
 const sleep = (ms: number) => new Promise((wake) => setTimeout(wake, ms));
 
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
-}
-
 /**
  * Reads a request's body and returns it with a fresh request that yields it again. The Query
  * protocol names its operation in the body, yet the emulator must still read that body, and so
@@ -71,7 +63,7 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
 async function replayable(
   request: IncomingMessage,
 ): Promise<{ readonly body: Buffer; readonly replay: IncomingMessage }> {
-  const body = await readBody(request);
+  const body = await buffer(request);
   const replay = new IncomingMessage(request.socket);
   replay.httpVersion = request.httpVersion;
   replay.httpVersionMajor = request.httpVersionMajor;
@@ -249,7 +241,7 @@ export class FaultLayer {
     request: IncomingMessage,
     response: ServerResponse,
   ): Promise<void> {
-    const body = JSON.parse((await readBody(request)).toString('utf8')) as {
+    const body = JSON.parse((await buffer(request)).toString('utf8')) as {
       Records?: unknown[];
     };
     const records = body.Records ?? [];
@@ -299,7 +291,7 @@ export class FaultLayer {
       const call = httpRequest(
         { host: '127.0.0.1', port, method: 'POST', path: original.url, headers },
         (answer) => {
-          readBody(answer).then(
+          buffer(answer).then(
             (answerBody) => resolve({ status: answer.statusCode ?? 500, body: answerBody }),
             reject,
           );

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProcessFileState } from '#commons/outcome.ts';
 import { startLocalDynamoDb } from '#local/emulators/dynamodb.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalEndpoint } from '#local/emulators/endpoint.ts';
 import { type LocalS3, localS3Client, startLocalS3 } from '#local/emulators/s3.ts';
 import { MessageLog, startLocalSns } from '#local/emulators/sns.ts';
+import { lambdaContext } from '../fixtures/functions/lambda-context.ts';
 
 const TABLE = 'sluice-ledger';
 const NOTICE_TOPIC = 'arn:aws:sns:us-east-1:000000000000:sluice-notices';
@@ -28,20 +28,7 @@ interface Emf {
   readonly [key: string]: unknown;
 }
 
-const context = {
-  functionName: 'sluice-RecordOutcome',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:sluice-RecordOutcome',
-  memoryLimitInMB: '256',
-  awsRequestId: 'request-1',
-  logGroupName: '/aws/lambda/sluice-RecordOutcome',
-  logStreamName: 'local',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-} satisfies Context;
+const context = lambdaContext('RecordOutcome');
 
 function stateOf(
   key: string,
@@ -347,12 +334,7 @@ describe('publishBatchMetrics', () => {
 
 describe('fileTask InputErrors (EMF)', () => {
   const BUCKET = 'sluice-local';
-  const validateCsvContext = {
-    ...context,
-    functionName: 'sluice-ValidateCsv',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:sluice-ValidateCsv',
-    logGroupName: '/aws/lambda/sluice-ValidateCsv',
-  } satisfies Context;
+  const validateCsvContext = lambdaContext('ValidateCsv');
   let directory: string;
   let s3: LocalS3;
   let stderr: string[];

@@ -2,29 +2,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_IMAGE_CONFIG } from '#commons/image/index.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/endpoint.ts';
 import { type LocalS3, localS3Client, startLocalS3 } from '#local/emulators/s3.ts';
+import { lambdaContext } from '../fixtures/functions/lambda-context.ts';
 
 const BUCKET = 'sluice-local';
 const KEY = 'incoming/photos/badge.png';
 
-const context = {
-  functionName: 'sluice-ResizeImage',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:sluice-ResizeImage',
-  memoryLimitInMB: '1024',
-  awsRequestId: 'request-1',
-  logGroupName: '/aws/lambda/sluice-ResizeImage',
-  logStreamName: 'local',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-} satisfies Context;
+const context = lambdaContext('ResizeImage', '1024');
 
 describe('ResizeImage', () => {
   const requests: string[] = [];
