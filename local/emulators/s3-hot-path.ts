@@ -187,13 +187,11 @@ export async function servePlainObject(
     // Deleted since its metadata was read.
     return false;
   }
-  response.writeHead(200, {
-    'accept-ranges': 'bytes',
-    'content-type': DEFAULT_TYPE,
-    ...metadata,
-    ...(Buffer.isBuffer(content) ? { 'content-length': content.length } : {}),
-    'x-amz-request-id': requestId(),
-  });
+  const headers: Record<string, string | number> = { 'accept-ranges': 'bytes', ...metadata };
+  headers['content-type'] ||= DEFAULT_TYPE;
+  if (Buffer.isBuffer(content)) headers['content-length'] = content.length;
+  headers['x-amz-request-id'] = requestId();
+  response.writeHead(200, headers);
   if (content === undefined || Buffer.isBuffer(content)) {
     response.end(content);
     return true;
