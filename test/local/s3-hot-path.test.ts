@@ -123,7 +123,7 @@ describe('the local S3 hot path', () => {
     await rm(directory, { recursive: true, force: true });
   });
 
-  it("stores a small PUT in s3rver's layout, so s3rver lists it and reads it back", async () => {
+  it("stores a small PUT in s3rver's layout, which s3rver lists with the same ETag", async () => {
     // Prepare
     const key = 'incoming/small/data.csv';
     const body = 'id,name\n1,ada\n';
