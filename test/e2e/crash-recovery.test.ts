@@ -46,7 +46,7 @@ describe('sluice run after a kill -9', () => {
     while (seen.executions < 3 || seen.queued === 0) {
       if (first.exitCode !== null) throw new Error('the first run ended before it could be killed');
       await new Promise((wake) => setTimeout(wake, 20));
-      seen = { executions: count(executions, '.json'), queued: pending(journal) };
+      seen = { executions: count(executions, '.journal'), queued: pending(journal) };
     }
     first.kill('SIGKILL');
     await new Promise((done) => first.once('exit', done));

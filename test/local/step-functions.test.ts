@@ -1,4 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -193,6 +200,81 @@ describe('durable executions', () => {
     expect(events.filter((e) => e.type === 'ExecutionStarted')).toHaveLength(1);
     expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));
     await two.close();
+  });
+
+  it('go on from a journal whose last line a crash cut short, or from an earlier layout', async () => {
+    for (const damage of ['cut short', 'three files'] as const) {
+      // Prepare: the first process stops while Finish runs; then its journal is damaged, or
+      // split into the record, history and task files that sluice kept before journals.
+      const dir = mkdtempSync(join(tmpdir(), 'sluice-sfn-'));
+      dirs.push(dir);
+      const first = tasks();
+      first.state.finish = () => new Promise(() => {});
+      const options = { stateMachines: [{ arn: ARN, definition: DEFINITION }], persistDir: dir };
+      const one = new LocalStepFunctions({ ...options, resolveTask: first.resolveTask });
+      const { executionArn } = one.startExecution({
+        stateMachineArn: ARN,
+        name: 'interrupted',
+        input: JSON.stringify({ items: [1, 2] }),
+      });
+      while (!first.calls.includes('finish')) await new Promise((wake) => setTimeout(wake, 5));
+      await one.close();
+      const journal = join(dir, 'Test', 'interrupted.journal');
+      if (damage === 'cut short') appendFileSync(journal, '{"id":99,"type":"TaskSt');
+      else {
+        const lines = readFileSync(journal, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        const file = (lines: readonly Json[]) =>
+          lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+        writeFileSync(join(dir, 'Test', 'interrupted.json'), JSON.stringify(lines[0].record));
+        writeFileSync(
+          join(dir, 'Test', 'interrupted.history.jsonl'),
+          file(lines.filter((l) => l.type)),
+        );
+        writeFileSync(
+          join(dir, 'Test', 'interrupted.tasks.jsonl'),
+          file(lines.filter((l) => l.task).map((l) => l.task)),
+        );
+        rmSync(journal);
+      }
+
+      // Act
+      const second = tasks();
+      const two = new LocalStepFunctions({ ...options, resolveTask: second.resolveTask });
+      const resumed = two.resumeRunning();
+      await settle(two, executionArn);
+      await two.close();
+      const three = new LocalStepFunctions({ ...options, resolveTask: tasks().resolveTask });
+
+      // Assess
+      expect(resumed, damage).toBe(1);
+      expect(second.calls, damage).toEqual(['finish']);
+      expect(three.describeExecution({ executionArn }), damage).toMatchObject({
+        status: 'SUCCEEDED',
+        output: '"done"',
+      });
+      const events = three.getExecutionHistory({ executionArn, maxResults: 1000 }).events;
+      expect(
+        events.map((e) => e.id),
+        damage,
+      ).toEqual(events.map((_, i) => i + 1));
+      expect(events.at(-1)?.type, damage).toBe('ExecutionSucceeded');
+      expect(readdirSync(join(dir, 'Test')), damage).toEqual(['interrupted.journal']);
+      const broken = readFileSync(journal, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((line) => {
+          try {
+            return !JSON.parse(line);
+          } catch {
+            return true;
+          }
+        });
+      expect(broken, damage).toEqual(damage === 'cut short' ? ['{"id":99,"type":"TaskSt'] : []);
+      await three.close();
+    }
   });
 
   it('keep a closed execution name taken after a restart', async () => {
