@@ -91,8 +91,9 @@ async function copyRun(copies: number): Promise<void> {
         const input = JSON.parse(record.input);
         input.file = { ...input.file, key, versionTag };
         const clone = { ...record, executionArn, name, input: JSON.stringify(input) };
-        store.save(clone);
         for (const event of store.history(record)) store.appendHistory(clone, event);
+        // Last, as a closed execution's journal ends: a restart reads only that line.
+        store.save(clone);
         store.release(clone);
         const bucket = item.bucket as string;
         writes.push({

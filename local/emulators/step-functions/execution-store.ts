@@ -105,7 +105,8 @@ const isEvent = (line: JournalLine): line is HistoryEvent => !isRecord(line) && 
 
 const JOURNAL = '.journal';
 /** How much of a journal's end is read for its last record: a closed execution's is there. */
-const TAIL_BYTES = 16 * 1024;
+const TAIL_BYTES = 4096;
+const NEWLINE = 0x0a;
 
 /**
  * Executions on disk: one append-only journal per execution, `<machine>/<name>.journal`, in JSON
@@ -206,20 +207,22 @@ function lastRecord(path: string): ExecutionRecord | undefined {
   try {
     const { size } = fstatSync(fd);
     const length = Math.min(size, TAIL_BYTES);
-    const tail = Buffer.alloc(length);
+    const tail = Buffer.allocUnsafe(length);
     readSync(fd, tail, 0, length, size - length);
-    const lines = tail.toString('utf8').split('\n');
-    const last = lines.at(-2);
-    // A line is whole when it ends in a newline and starts after one, or at the file's start.
-    if (lines.at(-1) === '' && last !== undefined && (lines.length > 2 || length === size)) {
-      try {
-        const line = JSON.parse(last) as JournalLine;
-        if (isRecord(line)) return line.record;
-      } catch {
-        // not a whole record: read the journal through
+    if (length > 1 && tail[length - 1] === NEWLINE) {
+      // A line is whole when it starts after a newline, or at the file's start.
+      const start = tail.lastIndexOf(NEWLINE, length - 2) + 1;
+      if (start > 0 || length === size) {
+        try {
+          const line = JSON.parse(tail.toString('utf8', start, length - 1)) as JournalLine;
+          if (isRecord(line)) return line.record;
+        } catch {
+          // not a whole record: read the journal through
+        }
       }
+    } else if (size > 0 && tail[length - 1] !== NEWLINE) {
+      writeSync(fd, '\n', size);
     }
-    if (size > 0 && lines.at(-1) !== '') writeSync(fd, '\n', size);
   } finally {
     closeSync(fd);
   }
