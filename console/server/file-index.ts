@@ -100,6 +100,13 @@ export class FileIndex {
     return this.loading;
   }
 
+  /** Forgets every row: the next query reads the whole ledger again. */
+  forget(): void {
+    this.loading = undefined;
+    this.rows.clear();
+    this.sorted = undefined;
+  }
+
   /** Reads one key's items again; returns its rows as they now stand. */
   async refresh(bucket: string, key: string): Promise<FileRow[]> {
     await this.load();

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningUp, startSluiceUp } from '../e2e/sluice-up.ts';
@@ -126,6 +127,50 @@ describe('sluice up serves the console', () => {
     const bad = await fetch(`${consoleUrl}api/files?since=yesterday`);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/since/);
+  });
+});
+
+describe('a file that closed while no page listened', () => {
+  it('is pushed to the first page that listens', async () => {
+    // Prepare: nothing listens yet; the file's execution closes.
+    const sfn = new SFNClient({
+      endpoint: up.line('endpoint'),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const info = JSON.parse(readFileSync(join(up.dataDir, 'endpoint.json'), 'utf8'));
+    const succeeded = async () =>
+      (
+        await sfn.send(
+          new ListExecutionsCommand({
+            stateMachineArn: info.stateMachines.ProcessFile,
+            statusFilter: 'SUCCEEDED',
+          }),
+        )
+      ).executions?.length ?? 0;
+    const before = await succeeded();
+    await put('incoming/ledgers/unwatched.csv', GOOD_CSV);
+    await expect.poll(succeeded, { timeout: 20_000, interval: 100 }).toBe(before + 1);
+    sfn.destroy();
+
+    // Act: a page starts listening.
+    const events = await fetch(`${consoleUrl}api/events`);
+    const reader = (events.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('unwatched.csv')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+
+    // Assess
+    const pushed = text.split('\n').find((line) => line.includes('unwatched.csv')) ?? '';
+    const { rows } = JSON.parse(pushed.replace(/^data: /, '')) as { rows: Row[] };
+    expect(rows).toContainEqual(
+      expect.objectContaining({ key: 'incoming/ledgers/unwatched.csv', status: 'SUCCEEDED' }),
+    );
   });
 });
 
