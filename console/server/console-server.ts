@@ -262,6 +262,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   });
   let lastPath = '';
   const pathTimer = setInterval(() => {
+    // Reading the queue parses each waiting event: not for no one.
+    if (listeners.size === 0) return;
     const path = feed.uploadPath();
     const signature = JSON.stringify(path);
     if (signature === lastPath) return;
