@@ -3,7 +3,7 @@
 // needs no build step; the bundle is reused while none of its sources changed. Its packages are
 // bundled too: Node's loader resolved and compiled the SDK's hundreds of files one by one, which
 // took most of the first second of every `sluice run`.
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cachedBuild } from '../local/cached-build.js';
 
@@ -41,6 +41,18 @@ const outdir = await cachedBuild(root, join(root, 'node_modules', '.cache', 'slu
   // and NODE_OPTIONS=--enable-source-maps still finds it.
   sourcemap: 'linked',
   sourcesContent: false,
+  plugins: [
+    {
+      name: 's3rver-busboy-on-demand',
+      setup(build) {
+        build.onResolve({ filter: /^busboy$/ }, ({ importer }) =>
+          importer.includes(`${sep}s3rver${sep}`)
+            ? { path: join(root, 'local', 'emulators', 's3rver-busboy.cjs') }
+            : undefined,
+        );
+      },
+    },
+  ],
 });
 const { main } = await import(pathToFileURL(join(outdir, 'program.mjs')).href);
 process.exitCode = await main(process.argv);
