@@ -160,33 +160,32 @@ describe('RedriveExecution', () => {
   });
 });
 
+/** A first process stopped while Finish ran: its data dir, options and the execution. */
+async function interruptedAtFinish() {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-sfn-'));
+  dirs.push(dir);
+  const first = tasks();
+  first.state.finish = () => new Promise(() => {});
+  const options = { stateMachines: [{ arn: ARN, definition: DEFINITION }], persistDir: dir };
+  const one = new LocalStepFunctions({ ...options, resolveTask: first.resolveTask });
+  const { executionArn } = one.startExecution({
+    stateMachineArn: ARN,
+    name: 'interrupted',
+    input: JSON.stringify({ items: [1, 2] }),
+  });
+  while (!first.calls.includes('finish')) await new Promise((wake) => setTimeout(wake, 5));
+  await one.close();
+  return { dir, options, executionArn, first };
+}
+
 describe('durable executions', () => {
   it('go on after a restart from the state they were in, without repeating finished tasks', async () => {
     // Prepare: the first process stops while Finish runs.
-    const dir = mkdtempSync(join(tmpdir(), 'sluice-sfn-'));
-    dirs.push(dir);
-    const first = tasks();
-    first.state.finish = () => new Promise(() => {});
-    const one = new LocalStepFunctions({
-      stateMachines: [{ arn: ARN, definition: DEFINITION }],
-      resolveTask: first.resolveTask,
-      persistDir: dir,
-    });
-    const { executionArn } = one.startExecution({
-      stateMachineArn: ARN,
-      name: 'interrupted',
-      input: JSON.stringify({ items: [1, 2] }),
-    });
-    while (!first.calls.includes('finish')) await new Promise((wake) => setTimeout(wake, 5));
-    await one.close();
+    const { options, executionArn, first } = await interruptedAtFinish();
 
     // Act
     const second = tasks();
-    const two = new LocalStepFunctions({
-      stateMachines: [{ arn: ARN, definition: DEFINITION }],
-      resolveTask: second.resolveTask,
-      persistDir: dir,
-    });
+    const two = new LocalStepFunctions({ ...options, resolveTask: second.resolveTask });
     expect(two.describeExecution({ executionArn }).status).toBe('RUNNING');
     const resumed = two.resumeRunning();
     const done = await settle(two, executionArn);
@@ -206,19 +205,7 @@ describe('durable executions', () => {
     for (const damage of ['cut short', 'three files'] as const) {
       // Prepare: the first process stops while Finish runs; then its journal is damaged, or
       // split into the record, history and task files that sluice kept before journals.
-      const dir = mkdtempSync(join(tmpdir(), 'sluice-sfn-'));
-      dirs.push(dir);
-      const first = tasks();
-      first.state.finish = () => new Promise(() => {});
-      const options = { stateMachines: [{ arn: ARN, definition: DEFINITION }], persistDir: dir };
-      const one = new LocalStepFunctions({ ...options, resolveTask: first.resolveTask });
-      const { executionArn } = one.startExecution({
-        stateMachineArn: ARN,
-        name: 'interrupted',
-        input: JSON.stringify({ items: [1, 2] }),
-      });
-      while (!first.calls.includes('finish')) await new Promise((wake) => setTimeout(wake, 5));
-      await one.close();
+      const { dir, options, executionArn } = await interruptedAtFinish();
       const journal = join(dir, 'Test', 'interrupted.journal');
       if (damage === 'cut short') appendFileSync(journal, '{"id":99,"type":"TaskSt');
       else {
