@@ -41,6 +41,7 @@ const outdir = await cachedBuild(root, join(root, 'node_modules', '.cache', 'slu
   // and NODE_OPTIONS=--enable-source-maps still finds it.
   sourcemap: 'linked',
   sourcesContent: false,
+  // s3rver's busboy, and only s3rver's, is a shim that loads it on first use (see the shim).
   plugins: [
     {
       name: 's3rver-busboy-on-demand',
