@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -12,10 +11,10 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/endpoint.ts';
-import { type LocalS3, localS3Client, startLocalS3 } from '#local/emulators/s3.ts';
 import { plainObjectRequest } from '#local/emulators/s3-hot-path.ts';
+import { useLocalS3 } from '../fixtures/local/s3.ts';
 
 const md5 = (data: Uint8Array | string): string => createHash('md5').update(data).digest('hex');
 
@@ -97,31 +96,16 @@ describe('the local S3 hot path', () => {
   const bucket = 'sluice-test';
   const refusedKey = 'incoming/refused.csv';
   const seen: string[] = [];
-  let directory: string;
-  let s3: LocalS3;
-  let client: S3Client;
+  const local = useLocalS3({
+    bucket,
+    onObjectCreated: (event) => {
+      if (event.detail.object.key === refusedKey) throw new Error('the queue is full');
+      seen.push(event.detail['request-id']);
+    },
+  });
 
   const onDisk = (key: string, resource: string) =>
-    join(directory, bucket, `${key}._S3rver_${resource}`);
-
-  beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'sluice-s3-hot-'));
-    s3 = await startLocalS3({
-      directory,
-      bucket,
-      onObjectCreated: (event) => {
-        if (event.detail.object.key === refusedKey) throw new Error('the queue is full');
-        seen.push(event.detail['request-id']);
-      },
-    });
-    client = localS3Client(s3.endpoint);
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await s3.close();
-    await rm(directory, { recursive: true, force: true });
-  });
+    join(local.directory, bucket, `${key}._S3rver_${resource}`);
 
   it("stores a small PUT in s3rver's layout, which s3rver lists with the same ETag", async () => {
     // Prepare
@@ -129,7 +113,7 @@ describe('the local S3 hot path', () => {
     const body = 'id,name\n1,ada\n';
 
     // Act
-    const put = await client.send(
+    const put = await local.client.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: key,
@@ -139,8 +123,8 @@ describe('the local S3 hot path', () => {
         Metadata: { source: 'test' },
       }),
     );
-    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const listed = await client.send(
+    const got = await local.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const listed = await local.client.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: 'incoming/small/' }),
     );
 
@@ -172,9 +156,11 @@ describe('the local S3 hot path', () => {
     const body = Buffer.alloc(300 * 1024, 9);
 
     // Act
-    const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const put = await local.client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }),
+    );
+    const got = await local.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const head = await local.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
 
     // Assess
     const read = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
@@ -186,18 +172,20 @@ describe('the local S3 hot path', () => {
   it('leaves ranges, conditions and missing buckets to s3rver', async () => {
     // Prepare
     const key = 'incoming/ranged.txt';
-    const { ETag } = await client.send(
+    const { ETag } = await local.client.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: '0123456789' }),
     );
 
     // Act
-    const ranged = await client.send(
+    const ranged = await local.client.send(
       new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=2-4' }),
     );
-    const unchanged = client.send(
+    const unchanged = local.client.send(
       new GetObjectCommand({ Bucket: bucket, Key: key, IfNoneMatch: ETag }),
     );
-    const noBucket = client.send(new PutObjectCommand({ Bucket: 'no-such', Key: 'k', Body: 'x' }));
+    const noBucket = local.client.send(
+      new PutObjectCommand({ Bucket: 'no-such', Key: 'k', Body: 'x' }),
+    );
 
     // Assess
     expect(await ranged.Body?.transformToString()).toBe('234');
@@ -209,8 +197,8 @@ describe('the local S3 hot path', () => {
   it('answers a missing key with NoSuchKey, as s3rver words it', async () => {
     // Act
     const [missing, headed] = await Promise.allSettled([
-      client.send(new GetObjectCommand({ Bucket: bucket, Key: 'incoming/a&b <none>' })),
-      client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'incoming/none' })),
+      local.client.send(new GetObjectCommand({ Bucket: bucket, Key: 'incoming/a&b <none>' })),
+      local.client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'incoming/none' })),
     ]);
 
     // Assess
@@ -232,11 +220,11 @@ describe('the local S3 hot path', () => {
   it('reads an object whose .md5 file is missing, and writes it again', async () => {
     // Prepare: as an older store, or a crash before the metadata, leaves it.
     const key = 'incoming/no-md5.txt';
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'still here' }));
+    await local.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'still here' }));
     await rm(onDisk(key, 'object.md5'));
 
     // Act
-    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const got = await local.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
 
     // Assess
     expect(await got.Body?.transformToString()).toBe('still here');
@@ -244,10 +232,10 @@ describe('the local S3 hot path', () => {
     expect(existsSync(onDisk(key, 'object.md5'))).toBe(true);
   });
 
-  it('closes the file of a large GET whose client goes away mid-body', async () => {
+  it('closes the file of a large GET whose local.client goes away mid-body', async () => {
     // Prepare
     const key = 'incoming/large/dropped.bin';
-    await client.send(
+    await local.client.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(2 * 1024 * 1024, 1) }),
     );
     const file = onDisk(key, 'object');
@@ -261,7 +249,7 @@ describe('the local S3 hot path', () => {
       });
 
     // Act
-    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const got = await local.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     (got.Body as Readable).destroy();
     let held = true;
     for (let wait = 0; held && wait < 40; wait++) {
@@ -276,22 +264,22 @@ describe('the local S3 hot path', () => {
   it('gives an object stored without a type the default one, as S3 does', async () => {
     // Prepare: a crash between the .md5 file and the metadata leaves no metadata.json.
     const key = 'incoming/untyped.txt';
-    await client.send(
+    await local.client.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', ContentType: 'text/plain' }),
     );
     await rm(onDisk(key, 'metadata.json'));
 
     // Act
-    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const head = await local.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
 
     // Assess
     expect(head.ContentType).toBe('binary/octet-stream');
   });
 
-  it('answers a PUT whose event is refused with a 500, so that the client retries', async () => {
+  it('answers a PUT whose event is refused with a 500, so that the local.client retries', async () => {
     // Prepare
     const once = new S3Client({
-      endpoint: s3.endpoint,
+      endpoint: local.s3.endpoint,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
       forcePathStyle: true,

@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -14,14 +13,9 @@ import {
 import { createPresignedPost, type PresignedPost } from '@aws-sdk/s3-presigned-post';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '#local/emulators/endpoint.ts';
-import {
-  encodeS3EventKey,
-  type LocalS3,
-  localS3Client,
-  type S3ObjectCreatedEvent,
-  startLocalS3,
-} from '#local/emulators/s3.ts';
+import { encodeS3EventKey, localS3Client, type S3ObjectCreatedEvent } from '#local/emulators/s3.ts';
 import { type EdgeRouter, startEdgeRouter } from '#local/service/edge-router.ts';
+import { useLocalS3 } from '../fixtures/local/s3.ts';
 
 const run = promisify(execFile);
 // biome-ignore lint/suspicious/noTemplateCurlyInString: S3's form variable, not JavaScript's
@@ -72,9 +66,7 @@ async function curlForm(
 describe('POST Object on the local S3', () => {
   const bucket = 'sluice-forms';
   const events: S3ObjectCreatedEvent[] = [];
-  let directory: string;
-  let s3: LocalS3;
-  let client: S3Client;
+  const local = useLocalS3({ bucket, onObjectCreated: (event) => events.push(event) });
 
   /** Events are delivered before the form is answered, so there is no waiting for them. */
   const eventsFor = (key: string) =>
@@ -90,7 +82,7 @@ describe('POST Object on the local S3', () => {
       readonly signer?: S3Client;
     } = {},
   ): Promise<PresignedPost> =>
-    createPresignedPost(options.signer ?? client, {
+    createPresignedPost(options.signer ?? local.client, {
       Bucket: bucket,
       Key: key,
       Conditions: [['content-length-range', 1, options.limit ?? 1024 * 1024]],
@@ -99,27 +91,17 @@ describe('POST Object on the local S3', () => {
     });
 
   const stored = async (key: string) => {
-    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const object = await local.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const bytes = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
     return { bytes, contentType: object.ContentType };
   };
 
   const absent = (key: string) =>
-    expect(client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).rejects.toMatchObject({
+    expect(
+      local.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+    ).rejects.toMatchObject({
       name: 'NotFound',
     });
-
-  beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'sluice-s3-post-'));
-    s3 = await startLocalS3({ directory, bucket, onObjectCreated: (event) => events.push(event) });
-    client = localS3Client(s3.endpoint);
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await s3.close();
-    await rm(directory, { recursive: true, force: true });
-  });
 
   it('stores a presigned form upload byte for byte, typed, and reports it as PostObject', async () => {
     // Prepare
@@ -153,7 +135,7 @@ describe('POST Object on the local S3', () => {
   it('substitutes the filename variable into a starts-with key, for a file sent by curl -F', async () => {
     // Prepare
     const photo = randomBytes(300 * 1024);
-    const path = join(directory, 'dune 7.png');
+    const path = join(local.directory, 'dune 7.png');
     await writeFile(path, photo);
     const post = await presign(`incoming/photos/${FILENAME}`, {
       fields: { 'Content-Type': 'image/png' },
@@ -219,7 +201,7 @@ describe('POST Object on the local S3', () => {
       request.write('x'.repeat(1000), () => request.destroy());
     });
     // Queued behind any write of the same key still open, so it would hang if one were stuck.
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'put\n' }));
+    await local.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'put\n' }));
 
     // Assess
     expect((await stored(key)).bytes.toString()).toBe('put\n');
@@ -246,7 +228,7 @@ describe('POST Object on the local S3', () => {
   it('refuses one byte over the range with curl too', async () => {
     // Prepare
     const key = 'incoming/partners/seventeen.csv';
-    const path = join(directory, 'seventeen.csv');
+    const path = join(local.directory, 'seventeen.csv');
     await writeFile(path, 'a'.repeat(17));
     const post = await presign(key, { limit: 16 });
 
@@ -261,7 +243,7 @@ describe('POST Object on the local S3', () => {
   it('keeps the object in place when an overwrite of it is refused', async () => {
     // Prepare
     const key = 'incoming/partners/kept.csv';
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'id\n1\n' }));
+    await local.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'id\n1\n' }));
     const post = await presign(key, { limit: 8 });
 
     // Act
@@ -391,7 +373,7 @@ describe('POST Object on the local S3', () => {
     // Prepare
     const key = 'incoming/partners/unknown-key.csv';
     const signer = new S3Client({
-      endpoint: s3.endpoint,
+      endpoint: local.s3.endpoint,
       region: LOCAL_REGION,
       forcePathStyle: true,
       credentials: { accessKeyId: 'PARTNERKEY', secretAccessKey: 'not known offline' },
@@ -417,7 +399,7 @@ describe('POST Object on the local S3', () => {
     const { Policy: _policy, ...fields } = (await presign(key)).fields;
 
     // Act
-    const answer = await postForm(`${s3.endpoint}/${bucket}`, fields, {
+    const answer = await postForm(`${local.s3.endpoint}/${bucket}`, fields, {
       bytes: Buffer.from('x'),
       name: 'a.csv',
     });
@@ -444,7 +426,7 @@ describe('POST Object on the local S3', () => {
     expect(answer.body).toContain(`<Key>${key}</Key>`);
     expect(answer.body).toContain(`<ETag>"${md5('id\n7\n')}"</ETag>`);
     expect(answer.body).toContain(
-      `<Location>${s3.endpoint}/${bucket}/incoming/partners/created%20%C3%A9.csv</Location>`,
+      `<Location>${local.s3.endpoint}/${bucket}/incoming/partners/created%20%C3%A9.csv</Location>`,
     );
   });
 
@@ -487,7 +469,7 @@ describe('POST Object on the local S3', () => {
     const sign = (secret: string) => createHmac('sha1', secret).update(policy).digest('base64');
     const fields = { key, AWSAccessKeyId: LOCAL_CREDENTIALS.accessKeyId, Policy: policy };
     const file = { bytes: Buffer.from('v2\n'), name: 'v2.csv' };
-    const url = `${s3.endpoint}/${bucket}`;
+    const url = `${local.s3.endpoint}/${bucket}`;
 
     // Act
     const wrong = await postForm(url, { ...fields, Signature: sign('wrong secret') }, file);
@@ -508,7 +490,7 @@ describe('POST Object on the local S3', () => {
     let edgeClient: S3Client;
 
     beforeAll(async () => {
-      const endpoint = s3.endpoint;
+      const endpoint = local.s3.endpoint;
       router = await startEdgeRouter({
         port: 0,
         // Only S3 is called here.
@@ -555,7 +537,7 @@ describe('POST Object on the local S3', () => {
     it('passes a virtual-host-style form through', async () => {
       // Prepare
       const key = 'incoming/edge/vhost.csv';
-      const path = join(directory, 'vhost.csv');
+      const path = join(local.directory, 'vhost.csv');
       await writeFile(path, 'id\n2\n');
       const post = await presign(key, { signer: edgeClient });
 

@@ -1,7 +1,4 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
@@ -12,17 +9,11 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  encodeS3EventKey,
-  type LocalS3,
-  localS3Client,
-  type S3ObjectCreatedEvent,
-  startLocalS3,
-} from '#local/emulators/s3.ts';
+import { describe, expect, it } from 'vitest';
+import { encodeS3EventKey, type S3ObjectCreatedEvent } from '#local/emulators/s3.ts';
+import { useLocalS3 } from '../fixtures/local/s3.ts';
 
 const md5 = (data: Uint8Array | string): string => createHash('md5').update(data).digest('hex');
 
@@ -55,9 +46,7 @@ describe('encodeS3EventKey', () => {
 describe('startLocalS3', () => {
   const bucket = 'sluice-test';
   const events: S3ObjectCreatedEvent[] = [];
-  let directory: string;
-  let s3: LocalS3;
-  let client: S3Client;
+  const local = useLocalS3({ bucket, onObjectCreated: (event) => events.push(event) });
 
   /** Resolves the events for `key` once there are `count` of them. */
   async function eventsFor(key: string, count = 1): Promise<S3ObjectCreatedEvent[]> {
@@ -69,25 +58,13 @@ describe('startLocalS3', () => {
     }
   }
 
-  beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'sluice-s3-'));
-    s3 = await startLocalS3({ directory, bucket, onObjectCreated: (event) => events.push(event) });
-    client = localS3Client(s3.endpoint);
-  });
-
-  afterAll(async () => {
-    client.destroy();
-    await s3.close();
-    await rm(directory, { recursive: true, force: true });
-  });
-
   it('stores the exact bytes of a streamed PutObject body', async () => {
     // Prepare
     const chunks = [Buffer.from('id,name\n'), Buffer.alloc(200_000, 'x'), Buffer.from('\n1,é\n')];
     const expected = Buffer.concat(chunks);
 
     // Act
-    await client.send(
+    await local.client.send(
       new PutObjectCommand({
         Bucket: bucket,
         Key: 'incoming/streamed.csv',
@@ -95,7 +72,7 @@ describe('startLocalS3', () => {
         ContentLength: expected.byteLength,
       }),
     );
-    const got = await client.send(
+    const got = await local.client.send(
       new GetObjectCommand({ Bucket: bucket, Key: 'incoming/streamed.csv' }),
     );
 
@@ -111,7 +88,9 @@ describe('startLocalS3', () => {
       await Promise.all(
         keys
           .slice(i, i + 50)
-          .map((key) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }))),
+          .map((key) =>
+            local.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' })),
+          ),
       );
     }
 
@@ -119,7 +98,7 @@ describe('startLocalS3', () => {
     const listed: string[] = [];
     let token: string | undefined;
     do {
-      const page = await client.send(
+      const page = await local.client.send(
         new ListObjectsV2Command({ Bucket: bucket, Prefix: 'listed/', ContinuationToken: token }),
       );
       listed.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
@@ -136,7 +115,9 @@ describe('startLocalS3', () => {
     const body = 'id\n1\n';
 
     // Act
-    const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    const put = await local.client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }),
+    );
     const [event, ...others] = await eventsFor(key);
 
     // Assess
@@ -171,12 +152,12 @@ describe('startLocalS3', () => {
   it('reports a copy with its ETag', async () => {
     // Prepare
     const body = 'copied bytes\n';
-    await client.send(
+    await local.client.send(
       new PutObjectCommand({ Bucket: bucket, Key: 'incoming/src.csv', Body: body }),
     );
 
     // Act
-    await client.send(
+    await local.client.send(
       new CopyObjectCommand({
         Bucket: bucket,
         Key: 'quarantine/dst é.csv',
@@ -196,12 +177,12 @@ describe('startLocalS3', () => {
     // Prepare
     const key = 'incoming/big file.bin';
     const parts = [Buffer.alloc(5 * 1024 * 1024, 'a'), Buffer.from('tail')];
-    const { UploadId } = await client.send(
+    const { UploadId } = await local.client.send(
       new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
     );
     const uploaded = [];
     for (const [index, part] of parts.entries()) {
-      const { ETag } = await client.send(
+      const { ETag } = await local.client.send(
         new UploadPartCommand({
           Bucket: bucket,
           Key: key,
@@ -214,7 +195,7 @@ describe('startLocalS3', () => {
     }
 
     // Act
-    const completed = await client.send(
+    const completed = await local.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
         Key: key,
@@ -238,14 +219,14 @@ describe('startLocalS3', () => {
     // Prepare: 4 MiB, so that a write takes many chunks.
     const key = 'incoming/big/overwritten.bin';
     const body = Buffer.alloc(4 * 1024 * 1024, 7);
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    await local.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
 
     // Act: overwrite it with the same bytes while reading it.
     const writes = Array.from({ length: 4 }, () =>
-      client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })),
+      local.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })),
     );
     const reads = Array.from({ length: 8 }, async () => {
-      const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const response = await local.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       return (await response.Body?.transformToByteArray())?.length;
     });
     const [lengths] = await Promise.all([Promise.all(reads), Promise.all(writes)]);
@@ -257,20 +238,22 @@ describe('startLocalS3', () => {
     // Prepare
     const key = 'incoming/seen/again.txt';
     const copy = 'quarantine/seen/again.txt';
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'first' }));
-    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    await local.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'first' }));
+    await local.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
 
     // Act
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'second' }));
-    const overwritten = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: copy, Body: 'old copy' }));
-    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy }));
-    await client.send(
+    await local.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'second' }));
+    const overwritten = await local.client.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: key }),
+    );
+    await local.client.send(new PutObjectCommand({ Bucket: bucket, Key: copy, Body: 'old copy' }));
+    await local.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy }));
+    await local.client.send(
       new CopyObjectCommand({ Bucket: bucket, Key: copy, CopySource: `${bucket}/${key}` }),
     );
-    const copied = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy }));
-    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-    const deleted = client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const copied = await local.client.send(new HeadObjectCommand({ Bucket: bucket, Key: copy }));
+    await local.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    const deleted = local.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
 
     // Assess
     expect([overwritten.ETag, overwritten.ContentLength]).toEqual([`"${md5('second')}"`, 6]);
