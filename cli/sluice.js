@@ -22,9 +22,9 @@ const outdir = await cachedBuild(root, join(root, 'node_modules', '.cache', 'slu
   outExtension: { '.js': '.mjs' },
   bundle: true,
   splitting: true,
-  // Native code stays in node_modules (sharp; esbuild's binary). dynalite and kinesalite require
-  // each action by a computed path, which no bundler can follow.
-  external: ['sharp', 'esbuild', 'dynalite', 'kinesalite'],
+  // Native code stays in node_modules (sharp, classic-level; esbuild's binary). dynalite and
+  // kinesalite require each action by a computed path, which no bundler can follow.
+  external: ['sharp', 'classic-level', 'esbuild', 'dynalite', 'kinesalite'],
   mainFields: ['module', 'main'],
   // Bundled CommonJS keeps its `require` calls, which Node's ESM loader does not provide.
   banner: {

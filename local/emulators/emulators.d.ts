@@ -72,7 +72,7 @@ declare module 's3rver' {
       srcKey: string,
       destBucket: string,
       destKey: string,
-      replacementMetadata: unknown,
+      replacementMetadata: Record<string, string> | null,
     ): Promise<Record<string, string>>;
   }
 

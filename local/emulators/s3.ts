@@ -1,14 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  createWriteStream,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -25,6 +17,7 @@ import {
   servePlainObject,
   storedMetadata,
 } from './s3-hot-path.ts';
+import { ObjectMetadata } from './s3-metadata.ts';
 import { postObjectBucket, servePostObject } from './s3-post-object.ts';
 
 /**
@@ -180,37 +173,33 @@ async function replaceSmallObject(
   return { size: content.length, md5: digest };
 }
 
-/**
- * s3rver's getMetadata (a stat and two small files), read synchronously for the reason
- * replaceSmallObject gives. An object without its `.md5` file goes to s3rver, which hashes it.
- */
+/** s3rver's getMetadata answer, from the object's entry. */
 async function readMetadata(
+  objects: ObjectMetadata,
   store: S3rverStore,
   bucket: string,
   key: string,
-  s3rverReads: S3rverStore['getMetadata'],
 ): Promise<Record<string, string>> {
-  const objectPath = store.getResourcePath(bucket, key, 'object');
-  // Throws for a missing object, as s3rver's does.
-  const stat = statSync(objectPath);
-  let md5: string;
-  try {
-    md5 = readFileSync(`${objectPath}.md5`, 'utf8');
-  } catch {
-    return s3rverReads(bucket, key);
-  }
-  let stored: Record<string, string> = {};
-  try {
-    stored = JSON.parse(readFileSync(store.getResourcePath(bucket, key, 'metadata.json'), 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const entry = await objects.get(bucket, key, store.getResourcePath(bucket, key, 'object'));
   return {
-    ...stored,
-    etag: JSON.stringify(md5),
-    'last-modified': stat.mtime.toUTCString(),
-    'content-length': String(stat.size),
+    ...entry.headers,
+    etag: JSON.stringify(entry.md5),
+    'last-modified': new Date(entry.mtimeMs).toUTCString(),
+    'content-length': String(entry.size),
   };
+}
+
+/** Copies a file beside `to`, then renames it over, as replaceObject writes. */
+async function copyReplacing(from: string, to: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true });
+  const temporary = `${to}.${randomUUID()}.tmp`;
+  try {
+    await copyFile(from, temporary);
+    await rename(temporary, to);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }
 
 /** Objects whose metadata the local S3 keeps in memory: about 1 KB each. */
@@ -276,12 +265,14 @@ export async function startLocalS3(options: {
 }): Promise<LocalS3> {
   const { directory, bucket, onObjectCreated } = options;
   await mkdir(directory, { recursive: true });
+  const files = await readdir(directory, { recursive: true, withFileTypes: true });
   // Objects a crash cut off mid-write: never listed, only taking disk.
-  for (const entry of await readdir(directory, { recursive: true, withFileTypes: true })) {
+  for (const entry of files) {
     if (entry.isFile() && /\._S3rver_object\.[0-9a-f-]{36}\.tmp$/.test(entry.name)) {
       await rm(join(entry.parentPath, entry.name), { force: true });
     }
   }
+  const objects = await ObjectMetadata.open(directory, files);
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
@@ -339,6 +330,7 @@ export async function startLocalS3(options: {
   const configs = new Map<string, Promise<unknown>>();
   const getBucket = store.getBucket.bind(store);
   store.getBucket = (name) => {
+    if (ObjectMetadata.isOwnFolder(name)) return Promise.resolve(null);
     let found = buckets.get(name);
     if (!found) {
       found = getBucket(name);
@@ -375,17 +367,17 @@ export async function startLocalS3(options: {
     };
   }
 
-  // s3rver reads an object's metadata from disk on every GET, HEAD and listed key (a stat and
-  // two files). Keep the answers too, dropped whenever the object changes, and copied out so
-  // that no caller can alter the kept one.
+  // s3rver keeps an object's ETag and headers in two more files per object; here they live in
+  // ObjectMetadata, and every store call that reads or writes them goes there. Its answers are
+  // kept in memory too, dropped whenever the object changes, and copied out so that no caller
+  // can alter the kept one.
   const metadata = new Map<string, Promise<Record<string, string>>>();
   const forget = (bucket: string, key: string) => metadata.delete(`${bucket}/${key}`);
-  const getMetadata = store.getMetadata.bind(store);
   store.getMetadata = (bucket, key) => {
     const id = `${bucket}/${key}`;
     let found = metadata.get(id);
     if (!found) {
-      found = readMetadata(store, bucket, key, getMetadata);
+      found = readMetadata(objects, store, bucket, key);
       metadata.set(id, found);
       found.catch(() => {
         if (metadata.get(id) === found) metadata.delete(id);
@@ -394,35 +386,42 @@ export async function startLocalS3(options: {
     }
     return found.then((answer) => ({ ...answer }));
   };
-  // Metadata is a few hundred bytes: written synchronously, for the reason replaceSmallObject
-  // gives, in s3rver's own two files.
-  store.putMetadata = async (bucket, key, metadata, md5) => {
+  store.putMetadata = async (bucket, key, headers, md5) => {
     forget(bucket, key);
-    if (md5) writeFileSync(store.getResourcePath(bucket, key, 'object.md5'), md5);
-    writeFileSync(
-      store.getResourcePath(bucket, key, 'metadata.json'),
-      JSON.stringify(storedMetadata(metadata), null, 2),
-    );
+    const path = store.getResourcePath(bucket, key, 'object');
+    await objects.put(bucket, key, ObjectMetadata.describe(path, md5, storedMetadata(headers)));
   };
   const deleteObject = store.deleteObject.bind(store);
-  store.deleteObject = (bucket, key) => {
+  store.deleteObject = async (bucket, key) => {
     forget(bucket, key);
-    return deleteObject(bucket, key).finally(() => forget(bucket, key));
+    try {
+      await deleteObject(bucket, key);
+      await objects.delete(bucket, key);
+    } finally {
+      forget(bucket, key);
+    }
   };
 
-  // s3rver's copy events carry no ETag; its store returns the copy's metadata just before the
-  // event fires, so keep it by destination.
+  // s3rver's copy events carry no ETag; the copy's metadata is returned just before the event
+  // fires, so keep it by destination.
   const copiedEtags = new Map<string, string>();
-  const copyObject = store.copyObject.bind(store);
   store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
     forget(destBucket, destKey);
-    const copied = await copyObject(
-      srcBucket,
-      srcKey,
-      destBucket,
-      destKey,
-      replacementMetadata,
-    ).finally(() => forget(destBucket, destKey));
+    try {
+      const from = store.getResourcePath(srcBucket, srcKey, 'object');
+      const to = store.getResourcePath(destBucket, destKey, 'object');
+      const source = await objects.get(srcBucket, srcKey, from);
+      if (from !== to) await copyReplacing(from, to);
+      const headers = replacementMetadata ? storedMetadata(replacementMetadata) : source.headers;
+      await objects.put(
+        destBucket,
+        destKey,
+        ObjectMetadata.describe(to, source.md5, { ...headers }),
+      );
+    } finally {
+      forget(destBucket, destKey);
+    }
+    const copied = await store.getMetadata(destBucket, destKey);
     if (copied.etag !== undefined) copiedEtags.set(`${destBucket}/${destKey}`, copied.etag);
     return copied;
   };
@@ -580,7 +579,7 @@ export async function startLocalS3(options: {
     server: httpServer,
     bucket,
     close() {
-      closing ??= closeServer(httpServer);
+      closing ??= closeServer(httpServer).then(() => objects.close());
       return closing;
     },
   };

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   GetObjectCommand,
@@ -107,7 +107,7 @@ describe('the local S3 hot path', () => {
   const onDisk = (key: string, resource: string) =>
     join(local.directory, bucket, `${key}._S3rver_${resource}`);
 
-  it("stores a small PUT in s3rver's layout, which s3rver lists with the same ETag", async () => {
+  it('stores a small PUT as one file, which s3rver lists with the same ETag', async () => {
     // Prepare
     const key = 'incoming/small/data.csv';
     const body = 'id,name\n1,ada\n';
@@ -139,12 +139,9 @@ describe('the local S3 hot path', () => {
       'no-cache',
       { source: 'test' },
     ]);
-    expect(await readFile(onDisk(key, 'object.md5'), 'utf8')).toBe(md5(body));
-    expect(JSON.parse(await readFile(onDisk(key, 'metadata.json'), 'utf8'))).toEqual({
-      'cache-control': 'no-cache',
-      'content-type': 'text/csv',
-      'x-amz-meta-source': 'test',
-    });
+    // Its ETag and headers are in the metadata store, not in files of their own.
+    expect(readdirSync(dirname(onDisk(key, 'object')))).toEqual(['data.csv._S3rver_object']);
+    expect(await readFile(onDisk(key, 'object'), 'utf8')).toBe(body);
     expect(listed.Contents?.map((object) => [object.Key, object.ETag, object.Size])).toEqual([
       [key, `"${md5(body)}"`, body.length],
     ]);
@@ -217,19 +214,20 @@ describe('the local S3 hot path', () => {
     });
   });
 
-  it('reads an object whose .md5 file is missing, and writes it again', async () => {
-    // Prepare: as an older store, or a crash before the metadata, leaves it.
-    const key = 'incoming/no-md5.txt';
-    await local.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'still here' }));
-    await rm(onDisk(key, 'object.md5'));
+  it('hashes an object whose file changed after its entry was stored, keeping its headers', async () => {
+    // Prepare: a crash between writing the file and its entry leaves the old entry.
+    const key = 'incoming/changed.txt';
+    await local.client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'before', ContentType: 'text/plain' }),
+    );
+    await writeFile(onDisk(key, 'object'), 'after the crash');
 
     // Act
     const got = await local.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
 
     // Assess
-    expect(await got.Body?.transformToString()).toBe('still here');
-    expect(got.ETag).toBe(`"${md5('still here')}"`);
-    expect(existsSync(onDisk(key, 'object.md5'))).toBe(true);
+    expect(await got.Body?.transformToString()).toBe('after the crash');
+    expect([got.ETag, got.ContentType]).toEqual([`"${md5('after the crash')}"`, 'text/plain']);
   });
 
   it('closes the file of a large GET whose local.client goes away mid-body', async () => {
@@ -261,19 +259,17 @@ describe('the local S3 hot path', () => {
     expect(held).toBe(false);
   });
 
-  it('gives an object stored without a type the default one, as S3 does', async () => {
-    // Prepare: a crash between the .md5 file and the metadata leaves no metadata.json.
+  it('gives an object stored without an entry its MD5 and the default type, as S3 does', async () => {
+    // Prepare: a crash before the first entry of a new key leaves the file alone.
     const key = 'incoming/untyped.txt';
-    await local.client.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', ContentType: 'text/plain' }),
-    );
-    await rm(onDisk(key, 'metadata.json'));
+    await mkdir(dirname(onDisk(key, 'object')), { recursive: true });
+    await writeFile(onDisk(key, 'object'), 'x');
 
     // Act
     const head = await local.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
 
     // Assess
-    expect(head.ContentType).toBe('binary/octet-stream');
+    expect([head.ETag, head.ContentType]).toEqual([`"${md5('x')}"`, 'binary/octet-stream']);
   });
 
   it('answers a PUT whose event is refused with a 500, so that the local.client retries', async () => {
