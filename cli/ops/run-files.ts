@@ -1,5 +1,6 @@
 import { INCOMING_PREFIX } from '#commons/constants.ts';
-import { kindOf } from '#commons/file-ref.ts';
+import { fileRef, kindOf } from '#commons/file-ref.ts';
+import type { LedgerItem } from '#commons/outcome.ts';
 import type { FileKind, FileStatus, RecordedError } from '#commons/types.ts';
 import type { LocalStack, Progress } from '#local/stack/stack.ts';
 import { versionTagOf } from './ledger-view.ts';
@@ -30,6 +31,8 @@ const FINAL: ReadonlySet<string> = new Set([
   'SKIPPED_DUPLICATE',
 ]);
 
+const STATUSES: readonly FileStatus[] = ['PROCESSING', ...FINAL] as FileStatus[];
+
 /**
  * Uploads a directory as `sluice upload` does (`<dir>/schemas/*` to `schemas/`, everything else
  * to `incoming/<relative path>`), waits until the pipeline is idle, and reads each file's outcome
@@ -54,10 +57,15 @@ export async function runFiles(
     uploads.flatMap((upload) => (upload.error ? [[upload.key, upload.error]] : [])),
   );
   await stack.waitForIdle(options.onProgress);
+  const recent = await itemsSince(
+    stack,
+    data.map((file) => file.key),
+    since,
+  );
   return Promise.all(
     data.map(async (file): Promise<FileOutcome> => {
       const error = failed.get(file.key);
-      if (!error) return outcomeOf(stack, file.key, since, startedAt);
+      if (!error) return outcomeOf(stack, file.key, since, startedAt, recent.get(file.key));
       return {
         key: file.key,
         kind: kindOf(file.key),
@@ -72,6 +80,52 @@ export async function runFiles(
 }
 
 /**
+ * The ledger items of `keys` whose status time is `since` or later, by key, in the order
+ * RunLedger.history gives. A Query per dataset and status, from the status index, instead of one
+ * per file: on 1,000 files the per-file Queries took 1.6 s after the last execution closed. Only
+ * when there are fewer such Queries than files.
+ */
+async function itemsSince(
+  stack: LocalStack,
+  keys: readonly string[],
+  since: number,
+): Promise<ReadonlyMap<string, LedgerItem[]>> {
+  const bucket = stack.names.bucketName;
+  const datasets = new Set(
+    keys.flatMap(
+      (key) => fileRef({ bucket, key, versionTag: '', size: 0, receivedAt: '' })?.dataset ?? [],
+    ),
+  );
+  const byKey = new Map<string, LedgerItem[]>();
+  if (datasets.size * STATUSES.length >= keys.length) return byKey;
+  const wanted = new Set(keys);
+  for (const dataset of datasets) {
+    for (const status of STATUSES) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await stack.ledger.datasetPage(dataset, {
+          status,
+          since: new Date(since).toISOString(),
+          limit: 1000,
+          startKey,
+        });
+        for (const item of page.items) {
+          if (item.bucket !== bucket || !wanted.has(item.key)) continue;
+          byKey.set(item.key, [...(byKey.get(item.key) ?? []), item]);
+        }
+        startKey = page.lastKey;
+      } while (startKey);
+    }
+  }
+  // As a Query returns them (by sort key), then by event time, as history() sorts.
+  for (const items of byKey.values()) {
+    items.sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+    items.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+  }
+  return byKey;
+}
+
+/**
  * The outcome of the version this run uploaded: its latest attempt. A version that an earlier
  * run had already finished shows as this run's SKIPPED_DUPLICATE event; one that an earlier run
  * left unfinished (stopped, or killed) shows the status its resumed execution reached now.
@@ -81,9 +135,17 @@ async function outcomeOf(
   key: string,
   since: number,
   startedAt: number,
+  recent: readonly LedgerItem[] = [],
 ): Promise<FileOutcome> {
-  const history = await stack.ledger.history(stack.names.bucketName, key);
-  const event = history.filter((item) => Date.parse(item.receivedAt) >= since).at(-1);
+  // This run's items are the whole story of a version this run claimed: every item of it was
+  // written since. A duplicate's version is older, so its history is read whole.
+  const received = (item: LedgerItem) => Date.parse(item.receivedAt) >= since;
+  const claimed = recent.filter(received).at(-1);
+  const history =
+    claimed && claimed.status !== 'SKIPPED_DUPLICATE'
+      ? recent
+      : await stack.ledger.history(stack.names.bucketName, key);
+  const event = history.filter(received).at(-1);
   const latest = history
     .filter((item) => event && versionTagOf(item) === versionTagOf(event))
     .filter((item) => item.status !== 'SKIPPED_DUPLICATE')

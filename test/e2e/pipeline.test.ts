@@ -287,4 +287,44 @@ describe('the pipeline, end to end through the local stack', () => {
     expect(result?.error?.name).toBe('NoOutcome');
     expect(result?.error?.message).toContain(':stopped did not finish');
   });
+
+  it("reads a run's outcomes by status when a dataset has many files, as each file's history gives them", async () => {
+    // Prepare: more files in one dataset than statuses, so the run reads the status index; a
+    // second run changes one file and uploads the rest again.
+    const many = mkdtempSync(join(tmpdir(), 'sluice-e2e-many-'));
+    mkdirSync(join(many, 'bulk'));
+    for (let i = 0; i < 12; i++) writeFileSync(join(many, 'bulk', `f${i}.csv`), `a,b\n${i},x\n`);
+    writeFileSync(join(many, 'bulk', 'broken.png'), 'not an image');
+    // Each outcome is the final item that its execution wrote.
+    const asRecorded = (run: FileOutcome[]) =>
+      Promise.all(
+        run.map(async (o) => {
+          const history = await stack.ledger.history(stack.names.bucketName, o.key);
+          const ended = history.filter((item) => item.executionId === o.executionId).at(-1);
+          return [o.key, ended?.status, ended?.durationMs];
+        }),
+      );
+    const first = await runFiles(stack, many);
+    const firstRecorded = await asRecorded(first);
+    writeFileSync(join(many, 'bulk', 'f0.csv'), 'a,b\n0,changed\n');
+
+    // Act
+    const second = await runFiles(stack, many);
+    rmSync(many, { recursive: true, force: true });
+
+    // Assess
+    const byKey = (run: FileOutcome[]) =>
+      Object.fromEntries(run.map((o) => [o.key.replace('incoming/bulk/', ''), o.status]));
+    const expected = (changed: string, csvs: string, broken: string) => ({
+      ...Object.fromEntries(
+        Array.from({ length: 12 }, (_, i) => [`f${i}.csv`, i === 0 ? changed : csvs]),
+      ),
+      'broken.png': broken,
+    });
+    expect(byKey(first)).toEqual(expected('SUCCEEDED', 'SUCCEEDED', 'QUARANTINED'));
+    expect(byKey(second)).toEqual(expected('SUCCEEDED', 'SKIPPED_DUPLICATE', 'SKIPPED_DUPLICATE'));
+    expect(first.map((o) => [o.key, o.status, o.durationMs])).toEqual(firstRecorded);
+    const changed = second.filter((o) => o.status !== 'SKIPPED_DUPLICATE');
+    expect(changed.map((o) => [o.key, o.status, o.durationMs])).toEqual(await asRecorded(changed));
+  });
 });
