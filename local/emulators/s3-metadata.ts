@@ -115,29 +115,44 @@ export class ObjectMetadata {
   }
 
   private async importOldFiles(directory: string, files: readonly Dirent[]): Promise<void> {
+    // In LevelDB batches, and each file deleted only once its entry is written.
+    let batch: { readonly name: string; readonly entry?: ObjectEntry; readonly base: string }[] =
+      [];
+    const flush = async () => {
+      await this.db.batch(
+        batch.flatMap(({ name, entry }) =>
+          entry ? [{ type: 'put' as const, key: name, value: entry }] : [],
+        ),
+      );
+      for (const { base } of batch) {
+        rmSync(`${base}${OLD_MD5}`, { force: true });
+        rmSync(`${base}${OLD_METADATA}`, { force: true });
+      }
+      batch = [];
+    };
     for (const found of files) {
       if (!found.isFile() || !found.name.endsWith(OLD_MD5)) continue;
-      const relative = join(found.parentPath, found.name).slice(directory.length + 1);
-      const [bucket = '', ...parts] = relative.split('/');
       const base = join(found.parentPath, found.name.slice(0, -OLD_MD5.length));
-      const object = `${base}._S3rver_object`;
       // s3rver escapes characters in folder names on Windows only, where sluice does not run.
-      const key = parts.join('/').slice(0, -OLD_MD5.length);
+      const [bucket = '', ...key] = base.slice(directory.length + 1).split('/');
       let headers: Record<string, string> = {};
       try {
         headers = JSON.parse(readFileSync(`${base}${OLD_METADATA}`, 'utf8'));
       } catch {
         // s3rver wrote the headers after the MD5: a crash in between left none
       }
+      let entry: ObjectEntry | undefined;
       try {
-        const md5 = readFileSync(join(found.parentPath, found.name), 'utf8');
-        await this.put(bucket, key, ObjectMetadata.describe(object, md5, headers));
+        const md5 = readFileSync(`${base}${OLD_MD5}`, 'utf8');
+        entry = ObjectMetadata.describe(`${base}._S3rver_object`, md5, headers);
       } catch (error) {
+        // An object deleted by hand leaves its files to delete, and nothing to keep.
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
-      rmSync(join(found.parentPath, found.name), { force: true });
-      rmSync(`${base}${OLD_METADATA}`, { force: true });
+      batch.push({ name: id(bucket, key.join('/')), entry, base });
+      if (batch.length >= 1000) await flush();
     }
+    await flush();
   }
 }
 
