@@ -110,7 +110,8 @@ export interface LocalS3 {
 /**
  * Writes an object beside the old one and renames it over, then its metadata: a reader sees the
  * old object or the new one, never part of one. (A crash between the rename and the metadata
- * can still leave the old ETag on the new bytes; the client got no answer, so it retries.)
+ * leaves an entry that no longer matches the file, which ObjectMetadata makes again from the
+ * bytes; the client got no answer, so it retries.)
  */
 async function replaceObject(
   store: S3rverStore,
