@@ -36,6 +36,8 @@ const id = (bucket: string, key: string): string => `${bucket}/${key}`;
 export class ObjectMetadata {
   /** Entries (or deletions, as null) not yet in LevelDB. */
   private readonly pending = new Map<string, ObjectEntry | null>();
+  /** Each key's latest write to LevelDB, while one is under way. */
+  private readonly writing = new Map<string, Promise<void>>();
 
   private constructor(private readonly db: ClassicLevel<string, ObjectEntry>) {}
 
@@ -79,7 +81,7 @@ export class ObjectMetadata {
 
   /** Stores the entry of the object just written to `path`. */
   put(bucket: string, key: string, entry: ObjectEntry): Promise<void> {
-    return this.settle(id(bucket, key), entry, this.db.put(id(bucket, key), entry));
+    return this.write(id(bucket, key), entry);
   }
 
   /** The entry of the file now at `path`, with its MD5 and headers. */
@@ -88,7 +90,7 @@ export class ObjectMetadata {
   }
 
   delete(bucket: string, key: string): Promise<void> {
-    return this.settle(id(bucket, key), null, this.db.del(id(bucket, key)));
+    return this.write(id(bucket, key), null);
   }
 
   close(): Promise<void> {
@@ -101,17 +103,21 @@ export class ObjectMetadata {
     return this.db.getSync(id(bucket, key));
   }
 
-  private async settle(
-    name: string,
-    entry: ObjectEntry | null,
-    written: Promise<void>,
-  ): Promise<void> {
+  /**
+   * One key's writes go to LevelDB one after another: issued together, libuv's threads could
+   * apply them in either order, and leave the older entry stored.
+   */
+  private write(name: string, entry: ObjectEntry | null): Promise<void> {
     this.pending.set(name, entry);
-    try {
-      await written;
-    } finally {
+    const previous = this.writing.get(name) ?? Promise.resolve();
+    const written = previous
+      .catch(() => {})
+      .then(() => (entry ? this.db.put(name, entry) : this.db.del(name)));
+    this.writing.set(name, written);
+    return written.finally(() => {
       if (this.pending.get(name) === entry) this.pending.delete(name);
-    }
+      if (this.writing.get(name) === written) this.writing.delete(name);
+    });
   }
 
   private async importOldFiles(directory: string, files: readonly Dirent[]): Promise<void> {
