@@ -24,14 +24,15 @@ export interface RunFilesOptions {
   readonly onProgress?: (progress: Progress) => void;
 }
 
-const FINAL: ReadonlySet<string> = new Set([
+const FINAL: ReadonlySet<FileStatus> = new Set<FileStatus>([
   'SUCCEEDED',
   'FAILED',
   'QUARANTINED',
   'SKIPPED_DUPLICATE',
 ]);
 
-const STATUSES: readonly FileStatus[] = ['PROCESSING', ...FINAL] as FileStatus[];
+/** Every status a ledger item can have: the status index's sort key starts with one. */
+const STATUSES: readonly FileStatus[] = ['PROCESSING', ...FINAL];
 
 /**
  * Uploads a directory as `sluice upload` does (`<dir>/schemas/*` to `schemas/`, everything else
@@ -111,7 +112,9 @@ async function itemsSince(
         });
         for (const item of page.items) {
           if (item.bucket !== bucket || !wanted.has(item.key)) continue;
-          byKey.set(item.key, [...(byKey.get(item.key) ?? []), item]);
+          const items = byKey.get(item.key) ?? [];
+          items.push(item);
+          byKey.set(item.key, items);
         }
         startKey = page.lastKey;
       } while (startKey);

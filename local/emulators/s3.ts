@@ -146,7 +146,7 @@ async function replaceObject(
 /**
  * An object already in memory (the hot path's small PUTs, an empty body) is written with
  * synchronous calls. Each asynchronous one is handed to libuv's pool and wakes a thread, and on
- * two busy cores the eleven of a PUT cost the main thread more than the writes themselves.
+ * two busy cores those wake-ups cost the main thread more than the writes themselves.
  */
 async function replaceSmallObject(
   store: S3rverStore,
