@@ -169,6 +169,27 @@ describe('scaling out', () => {
     expect(new Set(results.map((result) => result.environmentId)).size).toBe(1);
   });
 
+  it('waits longer before counting an invocation as long while no core is idle', async () => {
+    // Prepare: more idle cores asked for than any machine has, so the process always counts as
+    // saturated; only the saturated threshold (out of reach here) could start a second one.
+    const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
+    const saturated = await probeRuntime(logs, {
+      scaleOut: { longMs: 50, saturatedLongMs: 60_000, waitMs: 60_000, idleCores: 1_000 },
+    });
+    try {
+      // Act: three sleeps at once, each far past `longMs`.
+      const results = (await Promise.all(
+        Array.from({ length: 3 }, () => saturated.invoke('Probe', { action: 'sleep', ms: 300 })),
+      )) as { environmentId: string }[];
+
+      // Assess: one environment took them in turn.
+      expect(new Set(results.map((result) => result.environmentId)).size).toBe(1);
+    } finally {
+      await saturated.close();
+      rmSync(logs, { recursive: true, force: true });
+    }
+  });
+
   it('starts a second environment for invocations that wait while cores sit idle', async () => {
     // Prepare: only the idle-core rule can start one (no invocation counts as long).
     const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
