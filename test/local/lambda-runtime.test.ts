@@ -153,59 +153,58 @@ describe('pre-warming', () => {
 });
 
 describe('scaling out', () => {
-  it('starts no second environment while short invocations can share the first', async () => {
-    // Prepare: a delay no invocation here comes near, so the test does not depend on speed.
-    const shareLogs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
-    const sharing = await probeRuntime(shareLogs, { scaleOut: { longMs: 60_000, waitMs: 60_000 } });
+  /** How many environments a fresh probe runtime used for `count` invocations sent at once. */
+  async function environmentsUsed(
+    scaleOut: LambdaRuntimeOptions['scaleOut'],
+    count: number,
+    payload: Record<string, unknown>,
+  ): Promise<number> {
+    const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
+    const scaling = await probeRuntime(logs, { scaleOut });
+    try {
+      const results = (await Promise.all(
+        Array.from({ length: count }, () => scaling.invoke('Probe', payload)),
+      )) as { environmentId: string }[];
+      return new Set(results.map((result) => result.environmentId)).size;
+    } finally {
+      await scaling.close();
+      rmSync(logs, { recursive: true, force: true });
+    }
+  }
 
-    // Act: six invocations at once, before any environment exists.
-    const results = (await Promise.all(
-      Array.from({ length: 6 }, () => sharing.invoke('Probe', { action: 'echo' })),
-    )) as { environmentId: string }[];
-    await sharing.close();
-    rmSync(shareLogs, { recursive: true, force: true });
+  it('starts no second environment while short invocations can share the first', async () => {
+    // Act: six invocations at once, before any environment exists. No rule can start a second
+    // one within delays that no invocation here comes near, so the test does not depend on speed.
+    const used = await environmentsUsed({ longMs: 60_000, waitMs: 60_000 }, 6, { action: 'echo' });
 
     // Assess: one environment served all six, within a concurrency of 2.
-    expect(new Set(results.map((result) => result.environmentId)).size).toBe(1);
+    expect(used).toBe(1);
   });
 
   it('waits longer before counting an invocation as long while no core is idle', async () => {
-    // Prepare: more idle cores asked for than any machine has, so the process always counts as
-    // saturated; only the saturated threshold (out of reach here) could start a second one.
-    const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
-    const saturated = await probeRuntime(logs, {
-      scaleOut: { longMs: 50, saturatedLongMs: 60_000, waitMs: 60_000, idleCores: 1_000 },
-    });
-    try {
-      // Act: three sleeps at once, each far past `longMs`.
-      const results = (await Promise.all(
-        Array.from({ length: 3 }, () => saturated.invoke('Probe', { action: 'sleep', ms: 300 })),
-      )) as { environmentId: string }[];
+    // Act: three sleeps at once, each far past `longMs`. More idle cores are asked for than any
+    // machine has, so the process always counts as saturated, and only the saturated threshold
+    // (out of reach here) could start a second environment.
+    const used = await environmentsUsed(
+      { longMs: 50, saturatedLongMs: 60_000, waitMs: 60_000, idleCores: 1_000 },
+      3,
+      { action: 'sleep', ms: 300 },
+    );
 
-      // Assess: one environment took them in turn.
-      expect(new Set(results.map((result) => result.environmentId)).size).toBe(1);
-    } finally {
-      await saturated.close();
-      rmSync(logs, { recursive: true, force: true });
-    }
+    // Assess: one environment took them in turn.
+    expect(used).toBe(1);
   });
 
   it('starts a second environment for invocations that wait while cores sit idle', async () => {
-    // Prepare: only the idle-core rule can start one (no invocation counts as long).
-    const logs = mkdtempSync(join(tmpdir(), 'sluice-runtime-'));
-    const idleCores = await probeRuntime(logs, { scaleOut: { longMs: 60_000, waitMs: 50 } });
-    try {
-      // Act: four sleeps at once, which leave this process's cores idle.
-      const results = (await Promise.all(
-        Array.from({ length: 4 }, () => idleCores.invoke('Probe', { action: 'sleep', ms: 300 })),
-      )) as { environmentId: string }[];
+    // Act: four sleeps at once, which leave this process's cores idle. Only the idle-core rule
+    // can start one (no invocation counts as long).
+    const used = await environmentsUsed({ longMs: 60_000, waitMs: 50 }, 4, {
+      action: 'sleep',
+      ms: 300,
+    });
 
-      // Assess: the function's concurrency (2), not one environment in turn.
-      expect(new Set(results.map((result) => result.environmentId)).size).toBe(2);
-    } finally {
-      await idleCores.close();
-      rmSync(logs, { recursive: true, force: true });
-    }
+    // Assess: the function's concurrency (2), not one environment in turn.
+    expect(used).toBe(2);
   });
 });
 
