@@ -158,8 +158,6 @@ interface Run {
   settled: Promise<void>;
   /** A stop asked through StopExecution, as opposed to the stack shutting down. */
   stopped: boolean;
-  /** Events of this run, kept only while it runs or when nothing persists. */
-  readonly history: HistoryEvent[];
 }
 
 /**
@@ -555,9 +553,13 @@ export class LocalStepFunctions {
     return record;
   }
 
+  /**
+   * From the journal, running or not: a running execution's events are there as soon as they
+   * happen. Keeping them in memory as well held about 12 events of JSON text per execution, for
+   * every one of a burst's thousand running executions.
+   */
   private historyOf(record: ExecutionRecord): HistoryEvent[] {
-    const run = this.runs.get(record.executionArn);
-    return run ? run.history : this.store.history(record);
+    return this.store.history(record);
   }
 
   /**
@@ -572,21 +574,19 @@ export class LocalStepFunctions {
   ): void {
     const machine = this.machine(record);
     const store = this.store;
-    const history: HistoryEvent[] = [...prior];
+    let lastId = prior.length;
     const lastOfSlot = new Map<string, number>();
     const append = (event: HistoryEventBody, slot?: string) => {
-      const id = history.length + 1;
+      const id = ++lastId;
       const entering = event.type.endsWith('StateEntered');
       const previousEventId = (!entering && slot && lastOfSlot.get(slot)) || id - 1;
       if (slot) lastOfSlot.set(slot, id);
-      const stored = { id, previousEventId, ...event } as HistoryEvent;
-      history.push(stored);
-      store.appendHistory(record, stored);
+      store.appendHistory(record, { id, previousEventId, ...event } as HistoryEvent);
     };
     const caught = new Map<string, string>();
     if (opening) append(opening);
 
-    const run: Run = { abort: () => {}, settled: Promise.resolve(), stopped: false, history };
+    const run: Run = { abort: () => {}, settled: Promise.resolve(), stopped: false };
     this.runs.set(record.executionArn, run);
     const checkpoints = new Map<string, Json>();
     for (const task of prior.length > 0 ? store.tasks(record) : []) {
