@@ -73,8 +73,8 @@ interface Environment {
  * - when an invocation has waited `waitMs` while this process left `idleCores` cores idle, so
  *   that the new environment has a core of its own (on a larger machine, a burst uses it).
  * Idle cores are judged over half a second: over 100 ms, a brief stall of the whole process read
- * as idle cores, and started four environments at once. On 1,000 small files on two cores, the one environment per function
- * that pre-warming starts now serves the whole run.
+ * as idle cores, and started four environments at once. On 1,000 small files on two cores, the
+ * one environment per function that pre-warming starts now serves the whole run.
  */
 export interface ScaleOut {
   readonly longMs: number;
