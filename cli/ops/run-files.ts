@@ -1,5 +1,5 @@
 import { INCOMING_PREFIX } from '#commons/constants.ts';
-import { fileRef, kindOf } from '#commons/file-ref.ts';
+import { datasetOf, kindOf } from '#commons/file-ref.ts';
 import type { LedgerItem } from '#commons/outcome.ts';
 import type { FileKind, FileStatus, RecordedError } from '#commons/types.ts';
 import type { LocalStack, Progress } from '#local/stack/stack.ts';
@@ -92,11 +92,7 @@ async function itemsSince(
   since: number,
 ): Promise<ReadonlyMap<string, LedgerItem[]>> {
   const bucket = stack.names.bucketName;
-  const datasets = new Set(
-    keys.flatMap(
-      (key) => fileRef({ bucket, key, versionTag: '', size: 0, receivedAt: '' })?.dataset ?? [],
-    ),
-  );
+  const datasets = new Set(keys.flatMap((key) => datasetOf(key) ?? []));
   const byKey = new Map<string, LedgerItem[]>();
   if (datasets.size * STATUSES.length >= keys.length) return byKey;
   const wanted = new Set(keys);

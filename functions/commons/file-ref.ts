@@ -83,6 +83,13 @@ export interface ObjectCreatedEvent {
   };
 }
 
+/** The dataset of a key under `incoming/`: its first folder (undefined elsewhere). */
+export function datasetOf(key: string): string | undefined {
+  if (!key.startsWith(INCOMING_PREFIX) || key.endsWith('/')) return undefined;
+  const folder = posix.dirname(key.slice(INCOMING_PREFIX.length));
+  return folder === '.' ? DEFAULT_DATASET : (folder.split('/')[0] ?? DEFAULT_DATASET);
+}
+
 /**
  * The file reference of one object version under `incoming/` (undefined elsewhere): its dataset
  * is the first folder, its name the file name without extension.
@@ -91,16 +98,15 @@ export function fileRef(
   object: Pick<FileRef, 'bucket' | 'key' | 'versionTag' | 'size' | 'receivedAt'>,
 ): FileRef | undefined {
   const { key } = object;
-  if (!key.startsWith(INCOMING_PREFIX) || key.endsWith('/')) return undefined;
-  const relative = key.slice(INCOMING_PREFIX.length);
-  const folder = posix.dirname(relative);
-  const base = posix.basename(relative);
+  const dataset = datasetOf(key);
+  if (dataset === undefined) return undefined;
+  const base = posix.basename(key);
   return {
     bucket: object.bucket,
     key,
     versionTag: object.versionTag,
     size: object.size,
-    dataset: folder === '.' ? DEFAULT_DATASET : (folder.split('/')[0] ?? DEFAULT_DATASET),
+    dataset,
     name: base.slice(0, base.length - extname(base).length) || base,
     kind: kindOf(key),
     receivedAt: object.receivedAt,
